@@ -1,0 +1,10 @@
+"""Every app's API routes under /api/v1/. A new app adds one include line here, and a case in
+the scope test registry (crm/tests/test_api_scope.py) for each of its routes."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("staff.api.urls")),
+]

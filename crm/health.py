@@ -1,0 +1,62 @@
+"""GET /healthz: is the database, Redis and at least one Celery worker answering?"""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from crm.celery import app as celery_app
+
+CELERY_PING_TIMEOUT = 1.0  # seconds a worker has to answer the broadcast ping
+
+
+def _timed(check):
+    started = time.monotonic()
+    try:
+        status = check()
+    except Exception as exc:  # noqa: BLE001 - a health check reports every failure, it never raises
+        status = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+    status["ms"] = round((time.monotonic() - started) * 1000, 1)
+    return status
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True}
+
+
+def check_redis():
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"ok": True}
+
+
+def check_celery():
+    replies = celery_app.control.ping(timeout=CELERY_PING_TIMEOUT) or []
+    workers = sorted(name for reply in replies for name in reply)
+    return {"ok": bool(workers), "workers": workers}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": _timed(check_database), "redis": _timed(check_redis)}
+    if checks["redis"]["ok"]:
+        checks["celery"] = _timed(check_celery)
+    else:
+        checks["celery"] = {"ok": False, "error": "broker unavailable", "ms": 0.0}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

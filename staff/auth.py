@@ -1,0 +1,30 @@
+"""Glue between django-axes (login lockout) and our two front doors, the web and the API."""
+
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from crm.api.errors import error_response
+from crm.validators import normalize_cn_mobile
+
+
+def axes_username(request, credentials):
+    """The name attempts are counted under: a mobile number counts as the account it belongs to,
+    so switching between username and mobile does not buy extra attempts."""
+    from staff.models import User
+
+    login = (credentials or {}).get("username") or request.POST.get("username") or ""
+    login = str(login).strip()
+    mobile = normalize_cn_mobile(login)
+    if mobile:
+        return User.objects.filter(mobile=mobile).values_list("username", flat=True).first() or mobile
+    return login
+
+
+def lockout_message():
+    return _("登录失败次数过多，账号已被临时锁定，请稍后再试。")
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    if request.path.startswith("/api/"):
+        return error_response(status=429, code="locked_out", message=lockout_message())
+    return render(request, "registration/locked_out.html", {"message": lockout_message()}, status=429)

@@ -1,0 +1,34 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
+
+
+class StaffBackend(ModelBackend):
+    """Log in with username or mainland mobile; permissions come from the user's roles (and any
+    permissions granted to the user directly)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user_model = get_user_model()
+        login = username if username is not None else kwargs.get(user_model.USERNAME_FIELD)
+        if not login or password is None:
+            return None
+        try:
+            user = user_model._default_manager.get_by_natural_key(str(login).strip())
+        except (user_model.DoesNotExist, user_model.MultipleObjectsReturned):
+            # Hash anyway, so an unknown login takes as long as a wrong password.
+            user_model().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+    def get_user(self, user_id):
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.select_related("department").get(pk=user_id)
+        except user_model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+    def _get_group_permissions(self, user_obj):
+        return Permission.objects.filter(roles__users=user_obj)

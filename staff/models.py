@@ -1,0 +1,157 @@
+"""Staff, departments and roles. The data-scope mechanism built on them is in staff/scope.py."""
+
+from django.contrib.auth.models import AbstractUser, Permission
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Substr
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import TimeStampedModel
+from crm.validators import normalize_cn_mobile, validate_cn_mobile
+
+
+class DataScope(models.TextChoices):
+    SELF = "self", _("本人")
+    SELF_AND_SUBORDINATES = "self_and_subordinates", _("本人及下属")
+    DEPARTMENT = "department", _("本部门")
+    DEPARTMENT_TREE = "department_tree", _("本部门及下属部门")
+    ALL = "all", _("全部")
+
+
+class DepartmentQuerySet(models.QuerySet):
+    def subtree_of(self, department):
+        """The department and every department below it: one indexed prefix match on ``path``."""
+        return self.filter(path__startswith=department.path)
+
+
+class Department(TimeStampedModel):
+    """A node of the company tree. ``path`` is the materialised path of primary keys, e.g.
+    ``/1/4/9/``, kept by save(): a subtree is one ``LIKE '/1/4/%'`` on an indexed column."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    leader = models.ForeignKey(
+        "staff.User",
+        verbose_name=_("负责人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="led_departments",
+    )
+    order = models.PositiveIntegerField(_("排序"), default=0)
+    path = models.CharField(_("路径"), max_length=255, editable=False, db_index=True, default="")
+    depth = models.PositiveSmallIntegerField(_("层级"), editable=False, default=0)
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("部门")
+        verbose_name_plural = _("部门")
+        ordering = ["path"]
+        indexes = [models.Index(fields=["path"], name="department_path_prefix_idx", opclasses=["varchar_pattern_ops"])]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="department_unique_name_per_parent"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.parent_id and self.pk:
+            if self.parent_id == self.pk or self.parent.path.startswith(self.path):
+                raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+
+    def save(self, *args, **kwargs):
+        """Keep ``path``/``depth`` of this department and, when it moves, of its whole subtree."""
+        with transaction.atomic():
+            if self.pk is None:
+                super().save(*args, **kwargs)
+                self._set_path()
+                Department.objects.filter(pk=self.pk).update(path=self.path, depth=self.depth)
+                return
+            old_path = Department.objects.filter(pk=self.pk).values_list("path", flat=True).first()
+            self._set_path()
+            super().save(*args, **kwargs)
+            if old_path and old_path != self.path:
+                # One UPDATE re-roots every descendant: new prefix + the rest of the old path.
+                Department.objects.filter(path__startswith=old_path).exclude(pk=self.pk).update(
+                    path=Concat(Value(self.path), Substr("path", len(old_path) + 1)),
+                    depth=F("depth") + (self.depth - old_path.count("/") + 2),
+                )
+
+    def _set_path(self):
+        parent_path = self.parent.path if self.parent_id else "/"
+        self.path = f"{parent_path}{self.pk}/"
+        self.depth = self.path.count("/") - 2
+
+
+class UserManager(DjangoUserManager):
+    def get_by_natural_key(self, login):
+        """Username or mainland mobile number (any common spelling of it)."""
+        mobile = normalize_cn_mobile(login)
+        query = Q(username=login)
+        if mobile:
+            query |= Q(mobile=mobile)
+        return self.get(query)
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    mobile = models.CharField(
+        _("手机号"), max_length=11, null=True, blank=True, unique=True, validators=[validate_cn_mobile]
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    manager = models.ForeignKey(
+        "self", verbose_name=_("直属上级"), null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    roles = models.ManyToManyField("staff.Role", verbose_name=_("角色"), blank=True, related_name="users")
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("员工")
+        verbose_name_plural = _("员工")
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.display_name or self.username
+
+    def clean(self):
+        super().clean()
+        if self.mobile:
+            self.mobile = normalize_cn_mobile(self.mobile) or self.mobile
+        if self.manager_id and self.pk:
+            from staff.selectors import subordinate_ids
+
+            if self.manager_id == self.pk or self.manager_id in subordinate_ids(self):
+                raise ValidationError({"manager": _("直属上级不能是本人或其下属。")})
+
+    def get_full_name(self):
+        return self.display_name or self.username
+
+    def get_short_name(self):
+        return self.display_name or self.username
+
+
+class Role(TimeStampedModel):
+    """Django permissions plus a data scope. A user with several roles gets the union of both."""
+
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    data_scope = models.CharField(_("数据范围"), max_length=32, choices=DataScope.choices, default=DataScope.SELF)
+    permissions = models.ManyToManyField(Permission, verbose_name=_("权限"), blank=True, related_name="roles")
+    description = models.CharField(_("说明"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("角色")
+        verbose_name_plural = _("角色")
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name

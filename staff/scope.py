@@ -1,0 +1,153 @@
+"""The one data-scope mechanism (数据范围). Every owned model reads through it:
+
+    class Customer(OwnedModel): ...                    # owner, department, created_by, timestamps
+    Customer.objects.visible_to(user)                  # every list, search, count, export, report
+    get_for_user(Customer.objects, user=user, pk=pk)   # every detail: 404 when missing *or* out of scope
+
+A user's roles each carry a scope; the user sees the union of what each allows, and always what
+they own. Superusers see everything; inactive or anonymous users see nothing. A model whose
+visibility is wider than ownership (team members, pools) extends ``ScopedQuerySet.scope_q`` — the
+only place its rule may live.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import TimeStampedModel
+from staff.models import DataScope, Department
+
+# Every user managed by ``%s`` directly or through a chain of managers. UNION (not UNION ALL)
+# stops on a cycle that bad data might contain.
+SUBORDINATES_SQL = """
+    WITH RECURSIVE subordinates(id) AS (
+        SELECT id FROM staff_user WHERE manager_id = %s
+        UNION
+        SELECT u.id FROM staff_user u JOIN subordinates s ON u.manager_id = s.id
+    )
+    SELECT id FROM subordinates
+"""
+
+NOTHING = Q(pk__in=[])
+
+
+def user_scopes(user):
+    """The set of DataScope values the user holds (cached on the user object for the request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_crm_scopes", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = frozenset({DataScope.ALL})
+        else:
+            cached = frozenset(user.roles.values_list("data_scope", flat=True)) or frozenset({DataScope.SELF})
+        user._crm_scopes = cached
+    return cached
+
+
+def effective_scope(user):
+    """The widest single scope the user holds, for display (/api/v1/me/)."""
+    order = [
+        DataScope.ALL,
+        DataScope.DEPARTMENT_TREE,
+        DataScope.DEPARTMENT,
+        DataScope.SELF_AND_SUBORDINATES,
+        DataScope.SELF,
+    ]
+    scopes = user_scopes(user)
+    return next((scope for scope in order if scope in scopes), None)
+
+
+def subordinates_subquery(user):
+    return RawSQL(SUBORDINATES_SQL, [user.pk])
+
+
+def scope_filter(user, *, owner_field="owner", department_field="department"):
+    """A Q object selecting the rows ``user`` may see, for a model whose owner is ``owner_field``
+    and whose department is ``department_field`` (None: the owner's department)."""
+    scopes = user_scopes(user)
+    if not scopes:
+        return NOTHING
+    if DataScope.ALL in scopes:
+        return Q()
+    department_field = department_field or f"{owner_field}__department"
+    query = Q(**{f"{owner_field}_id": user.pk})
+    if DataScope.SELF_AND_SUBORDINATES in scopes:
+        query |= Q(**{f"{owner_field}_id__in": subordinates_subquery(user)})
+    if user.department_id:
+        if DataScope.DEPARTMENT_TREE in scopes:
+            subtree = Department.objects.filter(path__startswith=_department_path(user)).values("pk")
+            query |= Q(**{f"{department_field}_id__in": subtree})
+        elif DataScope.DEPARTMENT in scopes:
+            query |= Q(**{f"{department_field}_id": user.department_id})
+    return query
+
+
+def _department_path(user):
+    department = user.department  # select_related by the auth backend
+    return department.path
+
+
+class ScopedQuerySet(models.QuerySet):
+    """QuerySet of an owned model. Subclasses set the two field names when theirs differ, and may
+    widen ``scope_q`` (e.g. ``| Q(team_members=...)``)."""
+
+    scope_owner_field = "owner"
+    scope_department_field = "department"
+
+    def scope_q(self, user):
+        return scope_filter(user, owner_field=self.scope_owner_field, department_field=self.scope_department_field)
+
+    def visible_to(self, user):
+        return self.filter(self.scope_q(user))
+
+
+def get_for_user(queryset, *, user, pk):
+    """Fetch one row the user may see, or raise Http404 — the same for missing and out of scope."""
+    if isinstance(queryset, type) and issubclass(queryset, models.Model):
+        queryset = queryset.objects.all()
+    try:
+        return queryset.visible_to(user).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def is_visible(instance, *, user):
+    return type(instance).objects.visible_to(user).filter(pk=instance.pk).exists()
+
+
+class OwnedModel(TimeStampedModel):
+    """Abstract base for every owned record: owner (负责人), department, creator, timestamps, and a
+    scoped default manager. Owner, department and creator are set only by services."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("负责人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("所属部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+# Field names that no plain create/update payload may write (see crm.api.serializers).
+PROTECTED_OWNERSHIP_FIELDS = ("owner", "department", "created_by")
