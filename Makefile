@@ -32,6 +32,7 @@ services: $(VENV)/.runtime
 
 migrate: services
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo

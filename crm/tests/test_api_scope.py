@@ -1,0 +1,248 @@
+"""Tests that try to break data scope, and the registry every API route must be in.
+
+Adding an endpoint? Add its route names below: to SCOPED_ROUTES with a ScopeCase that makes one
+record for a given owner and department (the generic tests then check every scope against it),
+or to UNSCOPED_ROUTES with the reason it carries no owned data. An unregistered route fails
+``test_every_api_route_is_registered``.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from crm.tests.scopeapp.models import Note, NoteLink
+
+
+@dataclass(frozen=True)
+class ScopeCase:
+    list_route: str
+    detail_route: str
+    make: Callable  # make(owner=User | None, department=Department | None) -> a saved record
+
+
+NOTE = ScopeCase(
+    list_route="test:test-note-list",
+    detail_route="test:test-note-detail",
+    make=lambda owner, department: Note.objects.create(title="n", owner=owner, department=department),
+)
+
+
+def _make_link(owner, department):
+    note = Note.objects.create(title="target", owner=owner, department=department)
+    return NoteLink.objects.create(note=note, owner=owner, department=department)
+
+
+NOTE_LINK = ScopeCase(list_route="test:test-note-link-list", detail_route="test:test-note-link-detail", make=_make_link)
+
+SCOPED_ROUTES = {
+    "test:test-note-list": NOTE,
+    "test:test-note-detail": NOTE,
+    "test:test-note-link-list": NOTE_LINK,
+    "test:test-note-link-detail": NOTE_LINK,
+}
+
+UNSCOPED_ROUTES = {
+    "api:auth-token": "login; returns only the caller's own tokens",
+    "api:auth-token-refresh": "token refresh; no records",
+    "api:me": "the caller themselves",
+    "api:staff-user-list": "staff directory: colleagues' names for pickers; contact fields masked (test_api)",
+    "api:staff-user-detail": "staff directory entry; contact fields masked (test_api)",
+    "api:staff-department-tree": "the organisation chart; no owned data",
+}
+
+# Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).
+# Keys of the records: each user's own record, plus "moved" (owned by south_rep but filed under
+# 华东组) and "pool" (no owner, no department).
+ALL_RECORDS = {
+    "ceo", "s1_director", "east_manager", "east_lead", "east_rep", "east_intern", "south_rep",
+    "north_rep", "north_other", "s2_rep", "norole", "inactive", "admin", "moved", "pool",
+}  # fmt: skip
+EAST = {"east_manager", "east_lead", "east_rep", "east_intern", "norole", "inactive", "moved"}
+EXPECTED = {
+    "ceo": ALL_RECORDS,
+    "admin": ALL_RECORDS,
+    "s1_director": {"s1_director", "south_rep"} | EAST,
+    "east_manager": EAST,
+    "east_lead": {"east_lead", "east_rep", "east_intern"},
+    "east_rep": {"east_rep"},
+    "east_intern": {"east_intern"},
+    "south_rep": {"south_rep", "moved"},
+    "north_rep": {"north_rep", "north_other"},
+    "north_other": {"north_other"},
+    "s2_rep": {"s2_rep"},
+    "norole": {"norole"},
+    "inactive": set(),
+}
+
+
+def _api_route_names():
+    names = set()
+
+    def walk(patterns, prefix, namespace):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}:{pattern.namespace}" if namespace and pattern.namespace else pattern.namespace
+                walk(pattern.url_patterns, route, inner or namespace)
+            elif isinstance(pattern, URLPattern) and route.lstrip("^").startswith("api/v1/"):
+                names.add(f"{namespace}:{pattern.name}" if namespace else str(pattern.name))
+
+    walk(get_resolver().url_patterns, "", None)
+    return names
+
+
+def test_every_api_route_is_registered():
+    names = _api_route_names()
+    assert "api:me" in names  # the walk itself works
+    unregistered = names - SCOPED_ROUTES.keys() - UNSCOPED_ROUTES.keys()
+    assert not unregistered, f"API routes without scope tests: {sorted(unregistered)}"
+    stale = (SCOPED_ROUTES.keys() | UNSCOPED_ROUTES.keys()) - names
+    assert not stale, f"registered routes that no longer exist: {sorted(stale)}"
+
+
+def _records(org, case):
+    records = {}
+    for name, user in org.users.items():
+        records[name] = case.make(owner=user, department=user.department)
+    records["moved"] = case.make(owner=org.south_rep, department=org.departments["east"])
+    records["pool"] = case.make(owner=None, department=None)
+    return records
+
+
+CASES = sorted({case for case in SCOPED_ROUTES.values()}, key=lambda c: c.list_route)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.list_route)
+@pytest.mark.parametrize("username", sorted(EXPECTED))
+def test_queryset_scope(org, case, username):
+    records = _records(org, case)
+    model = type(records["pool"])
+    visible = set(model.objects.visible_to(org.users[username]).values_list("pk", flat=True))
+    expected = {records[key].pk for key in EXPECTED[username]}
+    assert visible == expected, {key for key, record in records.items() if record.pk in visible ^ expected}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.list_route)
+@pytest.mark.parametrize("username", sorted(set(EXPECTED) - {"inactive"}))
+def test_api_list_and_detail_scope(org, client_for, case, username):
+    records = _records(org, case)
+    client = client_for(org.users[username])
+
+    response = client.get(reverse(case.list_route), {"page_size": 200})
+    assert response.status_code == 200, response.content
+    listed = {row["id"] for row in response.json()["results"]}
+    assert listed == {records[key].pk for key in EXPECTED[username]}
+
+    for key, record in records.items():
+        url = reverse(case.detail_route, args=[record.pk])
+        response = client.get(url)
+        if key in EXPECTED[username]:
+            assert response.status_code == 200, (key, response.content)
+        else:
+            # Outside scope is indistinguishable from missing: 404, same body.
+            assert response.status_code == 404, (key, response.status_code)
+            assert response.json()["error"]["code"] == "not_found"
+
+
+def test_inactive_user_token_is_refused(org, client_for):
+    response = client_for(org.inactive).get(reverse(NOTE.list_route))
+    assert response.status_code == 401
+
+
+def test_out_of_scope_record_cannot_be_changed_or_deleted(org, client_for):
+    theirs = NOTE.make(owner=org.north_other, department=org.departments["north"])
+    client = client_for(org.east_rep)
+    url = reverse(NOTE.detail_route, args=[theirs.pk])
+
+    assert client.patch(url, {"title": "hijacked"}, format="json").status_code == 404
+    assert client.put(url, {"title": "hijacked"}, format="json").status_code == 404
+    assert client.delete(url).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.title == "n"
+
+
+def test_missing_and_out_of_scope_answer_the_same(org, client_for):
+    theirs = NOTE.make(owner=org.north_other, department=org.departments["north"])
+    client = client_for(org.east_rep)
+    hidden = client.get(reverse(NOTE.detail_route, args=[theirs.pk]))
+    missing = client.get(reverse(NOTE.detail_route, args=[theirs.pk + 10_000]))
+    assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json())
+
+
+def test_foreign_key_outside_scope_is_refused(org, client_for):
+    mine = NOTE.make(owner=org.east_rep, department=org.departments["east"])
+    theirs = NOTE.make(owner=org.north_other, department=org.departments["north"])
+    client = client_for(org.east_rep)
+    url = reverse(NOTE_LINK.list_route)
+
+    refused = client.post(url, {"note": theirs.pk, "comment": "x"}, format="json")
+    missing = client.post(url, {"note": theirs.pk + 10_000, "comment": "x"}, format="json")
+    accepted = client.post(url, {"note": mine.pk, "comment": "x"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"]["note"] == missing.json()["error"]["fields"]["note"]
+    assert accepted.status_code == 201
+    assert NoteLink.objects.filter(note=theirs).count() == 0
+
+
+def test_foreign_key_update_to_out_of_scope_record_is_refused(org, client_for):
+    mine = NOTE.make(owner=org.east_rep, department=org.departments["east"])
+    theirs = NOTE.make(owner=org.north_other, department=org.departments["north"])
+    link = NoteLink.objects.create(note=mine, owner=org.east_rep, department=org.departments["east"])
+    response = client_for(org.east_rep).patch(
+        reverse(NOTE_LINK.detail_route, args=[link.pk]), {"note": theirs.pk}, format="json"
+    )
+    assert response.status_code == 400
+    link.refresh_from_db()
+    assert link.note_id == mine.pk
+
+
+def test_owner_department_and_creator_are_not_writable(org, client_for):
+    client = client_for(org.east_rep)
+    payload = {
+        "title": "mine",
+        "owner": org.ceo.pk,
+        "department": org.departments["north"].pk,
+        "created_by": org.ceo.pk,
+    }
+    created = client.post(reverse(NOTE.list_route), payload, format="json")
+    assert created.status_code == 201, created.content
+    note = Note.objects.get(pk=created.json()["id"])
+    assert (note.owner, note.department, note.created_by) == (org.east_rep, org.departments["east"], org.east_rep)
+
+    changed = client.patch(reverse(NOTE.detail_route, args=[note.pk]), payload, format="json")
+    assert changed.status_code == 200
+    note.refresh_from_db()
+    assert (note.owner, note.department, note.created_by) == (org.east_rep, org.departments["east"], org.east_rep)
+
+
+def test_search_filters_and_counts_stay_in_scope(org, client_for):
+    mine = Note.objects.create(title="合同A", owner=org.east_rep, department=org.departments["east"])
+    Note.objects.create(title="合同B", owner=org.north_other, department=org.departments["north"])
+    client = client_for(org.east_rep)
+
+    searched = client.get(reverse(NOTE.list_route), {"search": "合同"})
+    assert [row["id"] for row in searched.json()["results"]] == [mine.pk]
+    # Filtering on someone else's id must not reveal their records either.
+    filtered = client.get(reverse(NOTE.list_route), {"owner": org.north_other.pk})
+    assert filtered.status_code in (200, 400)
+    if filtered.status_code == 200:
+        assert filtered.json()["results"] == []
+
+
+def test_permissions_are_required_per_method(org, client_for):
+    """Model permissions apply on top of scope: a role without view_note gets 403 on the list."""
+    from django.contrib.auth.models import Permission
+
+    from staff.tests.factories import RoleFactory
+
+    reader = RoleFactory(name="note-reader", data_scope="self")
+    reader.permissions.set(Permission.objects.filter(codename="view_note"))
+    user = org.east_rep
+    user.roles.set([reader])
+
+    client = client_for(user)
+    assert client.get(reverse(NOTE.list_route)).status_code == 200
+    assert client.post(reverse(NOTE.list_route), {"title": "x"}, format="json").status_code == 403
