@@ -12,3 +12,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "crm.tests.scopeapp"]
 ROOT_URLCONF = "crm.tests.urls"
 CACHES["default"]["LOCATION"] = os.environ.get("TEST_CACHE_URL", REDIS_URL.rsplit("/", 1)[0] + "/15")
 CACHES["default"]["KEY_PREFIX"] = "crm-test"
+# Concurrent runs on one machine (two checkouts, two engineers) each name their own test database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_crm")}  # noqa: F405

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -24,14 +25,22 @@ from staff.auth import lockout_message
 from staff.models import User
 
 
-class TokenObtainView(APIView):
-    """Username or mobile + password → a bearer token pair. Unknown users and wrong passwords get
-    the same answer; repeated failures lock the login name for this IP (429)."""
+class _PublicAuthView(APIView):
+    """No authentication on the way in (a stale header must not block a login), but failures
+    still answer 401 with a Bearer challenge, not 403."""
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [AuthRateThrottle]
     throttle_scope = "auth"
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class TokenObtainView(_PublicAuthView):
+    """Username or mobile + password → a bearer token pair. Unknown users and wrong passwords get
+    the same answer; repeated failures lock the login name for this IP (429)."""
 
     @extend_schema(
         request=LoginSerializer,
@@ -55,13 +64,8 @@ class TokenObtainView(APIView):
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
-class TokenRefreshView(APIView):
+class TokenRefreshView(_PublicAuthView):
     """A refresh token → a new pair (the old refresh token is blacklisted)."""
-
-    authentication_classes = []
-    permission_classes = [permissions.AllowAny]
-    throttle_classes = [AuthRateThrottle]
-    throttle_scope = "auth"
 
     @extend_schema(
         request=RefreshSerializer,
@@ -70,7 +74,10 @@ class TokenRefreshView(APIView):
     )
     def post(self, request):
         serializer = TokenRefreshSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as error:
+            raise InvalidToken(error.args[0]) from error
         return Response(serializer.validated_data)
 
 
