@@ -14,3 +14,5 @@ CACHES["default"]["LOCATION"] = os.environ.get("TEST_CACHE_URL", REDIS_URL.rspli
 CACHES["default"]["KEY_PREFIX"] = "crm-test"
 # Concurrent runs on one machine (two checkouts, two engineers) each name their own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_crm")}  # noqa: F405
+# A broker database of the suite's own, so a development worker never takes a test's task.
+CELERY_BROKER_URL = os.environ.get("TEST_BROKER_URL", REDIS_URL.rsplit("/", 1)[0] + "/13")
