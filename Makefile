@@ -60,5 +60,5 @@ test: $(VENV)/.dev setup lint pytest
 
 # Regenerate the compiled translations after editing locale/*/LC_MESSAGES/django.po (needs gettext).
 messages:
-	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv
+	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=static --ignore=staticfiles
 	$(BIN)/python manage.py compilemessages --ignore=.venv

@@ -25,6 +25,9 @@ def normalize_cn_mobile(value):
     return str(number.national_number)
 
 
+MOBILE_MESSAGE = _("请输入有效的中国大陆手机号码（11位，以1开头）。")
+
+
 def validate_cn_mobile(value):
     if normalize_cn_mobile(value) is None:
-        raise ValidationError(_("请输入有效的中国大陆手机号码（11位，以1开头）。"), code="invalid_mobile")
+        raise ValidationError(MOBILE_MESSAGE, code="invalid_mobile")

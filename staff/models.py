@@ -9,7 +9,8 @@ from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import TimeStampedModel
-from crm.validators import normalize_cn_mobile, validate_cn_mobile
+from crm.fields import CnMobileField
+from crm.validators import normalize_cn_mobile
 
 
 class DataScope(models.TextChoices):
@@ -101,9 +102,7 @@ class UserManager(DjangoUserManager):
 
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
-    mobile = models.CharField(
-        _("手机号"), max_length=11, null=True, blank=True, unique=True, validators=[validate_cn_mobile]
-    )
+    mobile = CnMobileField(_("手机号"), null=True, blank=True, unique=True)
     department = models.ForeignKey(
         Department, verbose_name=_("部门"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )

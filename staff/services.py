@@ -4,9 +4,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
 
-from crm.validators import normalize_cn_mobile
+from crm.validators import MOBILE_MESSAGE, normalize_cn_mobile
 from staff.models import Department, Role, User
 
 
@@ -33,7 +32,7 @@ def user_create(
 ):
     normalized = normalize_cn_mobile(mobile) if mobile else None
     if mobile and not normalized:
-        raise ValidationError({"mobile": _("请输入有效的中国大陆手机号码（11位，以1开头）。")})
+        raise ValidationError({"mobile": MOBILE_MESSAGE})
     user = User(
         username=username,
         display_name=display_name,
