@@ -4,27 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PeriodicRun',
+            name="PeriodicRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job', models.CharField(max_length=100, verbose_name='任务')),
-                ('period', models.CharField(max_length=32, verbose_name='周期')),
-                ('started_at', models.DateTimeField(auto_now_add=True, verbose_name='开始时间')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='完成时间')),
-                ('result', models.JSONField(blank=True, default=dict, verbose_name='结果')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("job", models.CharField(max_length=100, verbose_name="任务")),
+                ("period", models.CharField(max_length=32, verbose_name="周期")),
+                ("started_at", models.DateTimeField(auto_now_add=True, verbose_name="开始时间")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="完成时间")),
+                ("result", models.JSONField(blank=True, default=dict, verbose_name="结果")),
             ],
             options={
-                'verbose_name': '定时任务执行记录',
-                'verbose_name_plural': '定时任务执行记录',
-                'constraints': [models.UniqueConstraint(fields=('job', 'period'), name='periodic_run_once_per_period')],
+                "verbose_name": "定时任务执行记录",
+                "verbose_name_plural": "定时任务执行记录",
+                "constraints": [models.UniqueConstraint(fields=("job", "period"), name="periodic_run_once_per_period")],
             },
         ),
     ]

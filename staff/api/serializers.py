@@ -32,12 +32,25 @@ class RoleSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "data_scope"]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class ContactFieldsMixin(serializers.Serializer):
+    """Mobile and e-mail are null when empty (never ``""``, which is not an e-mail)."""
+
+    mobile = serializers.CharField(read_only=True, allow_null=True)
+    email = serializers.EmailField(read_only=True, allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["mobile"] = data.get("mobile") or None
+        data["email"] = data.get("email") or None
+        return data
+
+
+class UserSerializer(ContactFieldsMixin, serializers.ModelSerializer):
     """A colleague in the staff directory. Mobile and e-mail are shown to the person themselves
     and to holders of ``staff.view_user``; to everyone else they are null."""
 
-    department = DepartmentBriefSerializer(read_only=True)
-    manager = serializers.PrimaryKeyRelatedField(read_only=True)
+    department = DepartmentBriefSerializer(read_only=True, allow_null=True)
+    manager = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -54,8 +67,9 @@ class UserSerializer(serializers.ModelSerializer):
         return data
 
 
-class MeSerializer(serializers.ModelSerializer):
-    department = DepartmentBriefSerializer(read_only=True)
+class MeSerializer(ContactFieldsMixin, serializers.ModelSerializer):
+    department = DepartmentBriefSerializer(read_only=True, allow_null=True)
+    manager = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     roles = RoleSerializer(many=True, read_only=True)
     data_scope = serializers.SerializerMethodField(help_text=_("最宽的数据范围"))
     data_scopes = serializers.SerializerMethodField(help_text=_("各角色的数据范围（取并集）"))
