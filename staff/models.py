@@ -8,8 +8,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import TimeStampedModel
 from crm.fields import CnMobileField
+from crm.models import TimeStampedModel
 from crm.validators import normalize_cn_mobile
 
 
