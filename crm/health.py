@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from crm.celery import app as celery_app
 
-CELERY_PING_TIMEOUT = 1.0  # seconds a worker has to answer the broadcast ping
+CELERY_PING_TIMEOUT = 1.0  # seconds a worker has to answer the broadcast ping (the wait ends at the first reply)
 
 
 def _timed(check):
@@ -45,7 +45,7 @@ def check_redis():
 
 
 def check_celery():
-    replies = celery_app.control.ping(timeout=CELERY_PING_TIMEOUT) or []
+    replies = celery_app.control.ping(timeout=CELERY_PING_TIMEOUT, limit=1) or []
     workers = sorted(name for reply in replies for name in reply)
     return {"ok": bool(workers), "workers": workers}
 
