@@ -115,6 +115,15 @@ def get_for_user(queryset, *, user, pk):
         raise Http404 from None
 
 
+def user_for_job(user_id):
+    """The user a background job acts for. Jobs a user starts (exports, reports, imports) take
+    that user's id and read through ``visible_to(user_for_job(user_id))`` — never as "system".
+    None when the user is gone or deactivated: the job then has nothing to read."""
+    from staff.models import User
+
+    return User.objects.select_related("department").filter(pk=user_id, is_active=True).first()
+
+
 def is_visible(instance, *, user):
     return type(instance).objects.visible_to(user).filter(pk=instance.pk).exists()
 

@@ -246,3 +246,14 @@ def test_permissions_are_required_per_method(org, client_for):
     client = client_for(user)
     assert client.get(reverse(NOTE.list_route)).status_code == 200
     assert client.post(reverse(NOTE.list_route), {"title": "x"}, format="json").status_code == 403
+
+
+def test_background_jobs_read_with_the_requesting_users_scope(org):
+    from staff.scope import user_for_job
+
+    records = _records(org, NOTE)
+    acting = user_for_job(org.east_lead.pk)
+    visible = set(Note.objects.visible_to(acting).values_list("pk", flat=True))
+    assert visible == {records[key].pk for key in EXPECTED["east_lead"]}
+    assert user_for_job(org.inactive.pk) is None
+    assert user_for_job(10_000_000) is None
