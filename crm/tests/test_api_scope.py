@@ -232,6 +232,37 @@ def test_search_filters_and_counts_stay_in_scope(org, client_for):
         assert filtered.json()["results"] == []
 
 
+def test_filtering_by_an_out_of_scope_record_answers_like_a_missing_one(org, client_for):
+    theirs = NOTE.make(owner=org.north_other, department=org.departments["north"])
+    mine = NOTE.make(owner=org.east_rep, department=org.departments["east"])
+    NoteLink.objects.create(note=mine, owner=org.east_rep, department=org.departments["east"])
+    client = client_for(org.east_rep)
+    url = reverse(NOTE_LINK.list_route)
+
+    hidden = client.get(url, {"note": theirs.pk})
+    missing = client.get(url, {"note": theirs.pk + 10_000})
+    assert hidden.status_code == missing.status_code == 400
+    assert hidden.json()["error"]["fields"]["note"] == missing.json()["error"]["fields"]["note"]
+    assert len(client.get(url, {"note": mine.pk}).json()["results"]) == 1
+
+
+def test_a_filter_on_an_owned_model_without_scope_is_refused():
+    import django_filters
+    from django.core.exceptions import ImproperlyConfigured
+
+    from crm.api.filters import SyncFilterSet
+
+    class Leaky(SyncFilterSet):
+        note = django_filters.ModelChoiceFilter(queryset=Note.objects.all())
+
+        class Meta:
+            model = NoteLink
+            fields = []
+
+    with pytest.raises(ImproperlyConfigured):
+        Leaky(data={})
+
+
 def test_permissions_are_required_per_method(org, client_for):
     """Model permissions apply on top of scope: a role without view_note gets 403 on the list."""
     from django.contrib.auth.models import Permission

@@ -41,9 +41,16 @@ class NoteViewSet(ScopedModelViewSet):
         serializer.save(owner=user, department=user.department, created_by=user)
 
 
+class NoteLinkFilterSet(SyncFilterSet):
+    class Meta:
+        model = NoteLink
+        fields = ["note"]
+
+
 class NoteLinkViewSet(ScopedModelViewSet):
     model = NoteLink
     serializer_class = NoteLinkSerializer
+    filterset_class = NoteLinkFilterSet
 
     def get_scoped_queryset(self, user):
         return NoteLink.objects.visible_to(user)
