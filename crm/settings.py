@@ -4,6 +4,7 @@ with a default that works on a development machine (PostgreSQL and Redis on 127.
 Required in production (DEBUG off): SECRET_KEY. See README.md, "Configuration".
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,10 +20,28 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=True)
 TESTING = env.bool("CRM_TESTING", default=False)
 
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
+
+def _development_secret_key():
+    """A random key made once per checkout (var/dev-secret-key, not in git): even a deployment
+    that forgot DEBUG=0 never signs sessions and tokens with a key anyone can read."""
+    path = BASE_DIR / "var" / "dev-secret-key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = _development_secret_key()
+
+# How many reverse proxies (nginx, a load balancer) stand in front of the app and append to
+# X-Forwarded-For. 0: the client's address is the connection's, and X-Forwarded-For is ignored —
+# otherwise anyone could pick the address that login throttles and lockouts count.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -140,6 +159,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "staff.auth.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "staff.auth.axes_username"
+AXES_CLIENT_IP_CALLABLE = "staff.auth.client_ip"
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -178,6 +198,7 @@ X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
@@ -202,6 +223,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="20/min")},
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -214,6 +236,8 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "SIGNING_KEY": SECRET_KEY,
+    # Tokens carry a digest of the password hash: a password change revokes every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRM API",
@@ -250,6 +274,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, a task still running when the worker loses Redis would be delivered again while
+# it finishes; cancel it instead (it is redelivered once and runs alone).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -263,11 +290,13 @@ CELERY_BEAT_SCHEDULE = {
     "staff-clear-expired-sessions": {
         "task": "staff.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 60 * 60},  # a delivery an hour late belongs to no period: drop it
     },
     # Login attempts older than the retention window; daily at 03:40.
     "staff-purge-old-login-attempts": {
         "task": "staff.tasks.purge_old_login_attempts_task",
         "schedule": crontab(hour=3, minute=40),
+        "options": {"expires": 60 * 60},
     },
 }
 

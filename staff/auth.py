@@ -1,10 +1,23 @@
 """Glue between django-axes (login lockout) and our two front doors, the web and the API."""
 
+from django.conf import settings
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from crm.api.errors import error_response
 from crm.validators import normalize_cn_mobile
+
+
+def client_ip(request):
+    """The client's address as DRF's throttles see it: the connection's, or — behind
+    TRUSTED_PROXY_COUNT proxies — the address the outermost trusted proxy received from."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count <= 0 or not forwarded:
+        return remote
+    addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+    return addresses[-min(count, len(addresses))] if addresses else remote
 
 
 def axes_username(request, credentials):

@@ -12,6 +12,8 @@ from crm.fields import CnMobileField
 from crm.models import TimeStampedModel
 from crm.validators import normalize_cn_mobile
 
+PARENT_CYCLE_MESSAGE = _("上级部门不能是本部门或其下级部门。")
+
 
 class DataScope(models.TextChoices):
     SELF = "self", _("本人")
@@ -64,18 +66,32 @@ class Department(TimeStampedModel):
     def clean(self):
         if self.parent_id and self.pk:
             if self.parent_id == self.pk or self.parent.path.startswith(self.path):
-                raise ValidationError({"parent": _("上级部门不能是本部门或其下级部门。")})
+                raise ValidationError({"parent": PARENT_CYCLE_MESSAGE})
 
     def save(self, *args, **kwargs):
-        """Keep ``path``/``depth`` of this department and, when it moves, of its whole subtree."""
+        """Keep ``path``/``depth`` of this department and, when it moves, of its whole subtree.
+        The parent's and the old path are read locked from the database, so concurrent moves
+        queue up instead of interleaving, and a move below its own subtree is refused here too."""
         with transaction.atomic():
-            if self.pk is None:
+            parent_path = "/"
+            if self.parent_id:
+                parent_path = (
+                    Department.objects.select_for_update().values_list("path", flat=True).get(pk=self.parent_id)
+                )
+            old_path = None
+            if self.pk is not None:
+                old_path = Department.objects.select_for_update().filter(pk=self.pk).values_list("path", flat=True)
+                old_path = old_path.first()
+            if old_path is None:  # a new row: its path needs its primary key
                 super().save(*args, **kwargs)
-                self._set_path()
+                self._set_path(parent_path)
                 Department.objects.filter(pk=self.pk).update(path=self.path, depth=self.depth)
                 return
-            old_path = Department.objects.filter(pk=self.pk).values_list("path", flat=True).first()
-            self._set_path()
+            if old_path and parent_path.startswith(old_path):
+                raise ValidationError({"parent": PARENT_CYCLE_MESSAGE})
+            self._set_path(parent_path)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "path", "depth"}
             super().save(*args, **kwargs)
             if old_path and old_path != self.path:
                 # One UPDATE re-roots every descendant: new prefix + the rest of the old path.
@@ -84,8 +100,7 @@ class Department(TimeStampedModel):
                     depth=F("depth") + (self.depth - old_path.count("/") + 2),
                 )
 
-    def _set_path(self):
-        parent_path = self.parent.path if self.parent_id else "/"
+    def _set_path(self, parent_path):
         self.path = f"{parent_path}{self.pk}/"
         self.depth = self.path.count("/") - 2
 
@@ -124,6 +139,9 @@ class User(AbstractUser):
 
     def clean(self):
         super().clean()
+        if normalize_cn_mobile(self.username):
+            # Logins accept a mobile number; a username that is one would shadow someone's login.
+            raise ValidationError({"username": _("用户名不能是手机号码。")})
         if self.mobile:
             self.mobile = normalize_cn_mobile(self.mobile) or self.mobile
         if self.manager_id and self.pk:

@@ -78,17 +78,19 @@ def scope_filter(user, *, owner_field="owner", department_field="department"):
     if DataScope.SELF_AND_SUBORDINATES in scopes:
         query |= Q(**{f"{owner_field}_id__in": subordinates_subquery(user)})
     if user.department_id:
-        if DataScope.DEPARTMENT_TREE in scopes:
-            subtree = Department.objects.filter(path__startswith=_department_path(user)).values("pk")
+        path = user.department.path  # select_related by the auth backend
+        if DataScope.DEPARTMENT_TREE in scopes and _is_valid_path(path, user.department_id):
+            subtree = Department.objects.filter(path__startswith=path).values("pk")
             query |= Q(**{f"{department_field}_id__in": subtree})
-        elif DataScope.DEPARTMENT in scopes:
+        elif DataScope.DEPARTMENT in scopes or DataScope.DEPARTMENT_TREE in scopes:
+            # A department whose path was never set (rows written around save()) must not widen
+            # the subtree to everything: it falls back to its own department only.
             query |= Q(**{f"{department_field}_id": user.department_id})
     return query
 
 
-def _department_path(user):
-    department = user.department  # select_related by the auth backend
-    return department.path
+def _is_valid_path(path, department_id):
+    return bool(path) and path.startswith("/") and path.endswith(f"/{department_id}/")
 
 
 class ScopedQuerySet(models.QuerySet):

@@ -4,7 +4,14 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from crm.errors import DomainError
 from crm.validators import MOBILE_MESSAGE, normalize_cn_mobile
 from staff.models import Department, Role, User
 
@@ -13,6 +20,34 @@ def user_authenticate(*, request, login, password):
     """Check a username-or-mobile and password; None when refused. ``request`` is the Django
     HttpRequest, which django-axes needs to count failures and lock out."""
     return authenticate(request, username=login, password=password)
+
+
+def _invalid_token():
+    return DomainError(_("登录已失效，请重新登录。"), code="token_not_valid", status=401)
+
+
+def token_pair_issue(*, user):
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+@transaction.atomic
+def token_refresh(*, refresh):
+    """Rotate a refresh token: it must be valid and not yet used, and its user must still exist,
+    be active and have the password the token was issued under."""
+    try:
+        token = RefreshToken(refresh)
+    except TokenError:
+        raise _invalid_token() from None
+    user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None or token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        raise _invalid_token()
+    serializer = TokenRefreshSerializer(data={"refresh": refresh})
+    try:
+        serializer.is_valid(raise_exception=True)
+    except TokenError:
+        raise _invalid_token() from None
+    return serializer.validated_data
 
 
 @transaction.atomic

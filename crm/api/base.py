@@ -2,10 +2,11 @@
 
 Subclasses never override ``get_queryset``: they implement ``get_scoped_queryset(user)``, which
 must return the rows that user may see (normally a selector built on ``visible_to``). Defining
-``get_queryset`` in a subclass is a TypeError at import time, so an endpoint cannot forget scope.
+``get_queryset`` (or ``get_object``) anywhere in a subclass's MRO is a TypeError at import time,
+so an endpoint cannot forget scope.
 """
 
-from rest_framework import mixins, viewsets
+from rest_framework import generics, mixins, viewsets
 
 
 class ScopedViewSetMixin:
@@ -14,8 +15,11 @@ class ScopedViewSetMixin:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
+        # Checked on the resolved attributes (the whole MRO), so a mixin cannot slip past either.
+        if cls.get_queryset is not ScopedViewSetMixin.get_queryset:
             raise TypeError(f"{cls.__name__} overrides get_queryset; implement get_scoped_queryset instead.")
+        if cls.get_object is not generics.GenericAPIView.get_object:
+            raise TypeError(f"{cls.__name__} overrides get_object; set lookup_field instead.")
 
     def base_queryset(self):
         return self.model._default_manager.none()

@@ -263,6 +263,40 @@ def test_a_filter_on_an_owned_model_without_scope_is_refused():
         Leaky(data={})
 
 
+def test_a_writable_relation_to_an_owned_model_without_scope_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+    from rest_framework import serializers
+
+    from crm.api.serializers import OwnedModelSerializer
+
+    class Leaky(OwnedModelSerializer):
+        note = serializers.PrimaryKeyRelatedField(queryset=Note.objects.all())
+
+        class Meta:
+            model = NoteLink
+            fields = ["id", "note"]
+
+    with pytest.raises(ImproperlyConfigured):
+        Leaky().fields  # noqa: B018
+
+
+def test_ownership_fields_stay_read_only_under_another_name(org):
+    from rest_framework import serializers
+
+    from crm.api.serializers import OwnedModelSerializer
+
+    class Renamed(OwnedModelSerializer):
+        boss = serializers.PrimaryKeyRelatedField(source="owner", queryset=type(org.ceo).objects.all())
+
+        class Meta:
+            model = Note
+            fields = ["id", "title", "boss"]
+
+    serializer = Renamed(data={"title": "t", "boss": org.ceo.pk})
+    assert serializer.is_valid(), serializer.errors
+    assert "owner" not in serializer.validated_data
+
+
 def test_permissions_are_required_per_method(org, client_for):
     """Model permissions apply on top of scope: a role without view_note gets 403 on the list."""
     from django.contrib.auth.models import Permission

@@ -109,3 +109,19 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
     assert "swagger-ui" in docs
     for marker in ("cdn.", "unpkg.com", "jsdelivr"):
         assert marker not in docs
+
+
+def test_a_crafted_cursor_is_a_404_not_a_500(org, client_for):
+    import base64
+
+    cursor = base64.b64encode(b"p=not-a-number").decode()
+    response = client_for(org.ceo).get("/api/v1/staff/users/", {"ordering": "id", "cursor": cursor})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_directory_search_does_not_match_masked_mobiles(org, client_for):
+    org.north_other.mobile = "13900000001"
+    org.north_other.save(update_fields=["mobile"])
+    rows = client_for(org.east_rep).get("/api/v1/staff/users/", {"search": "1390000"}).json()["results"]
+    assert rows == []

@@ -115,3 +115,49 @@ def test_web_login_locks_out(client, rep, settings):
     response = client.post(reverse("login"), {"username": "zhoujie", "password": "Zhou-jie-2026!"})
     assert response.status_code == 429
     assert "锁定" in response.content.decode()
+
+
+def _login(client, password, forwarded_for):
+    payload = {"username": "zhoujie", "password": password}
+    return client.post(TOKEN_URL, payload, format="json", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+
+def test_a_forged_forwarded_for_header_buys_no_attempts(api_client, rep, settings):
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _login(api_client, "wrong", f"10.0.0.{i}")
+    assert _login(api_client, "Zhou-jie-2026!", "10.9.9.9").status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(api_client, rep, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _login(api_client, "wrong", "203.0.113.7")
+    # The attacker's address is locked; the real user, from another address, still gets in.
+    assert _login(api_client, "Zhou-jie-2026!", "203.0.113.7").status_code == 429
+    assert _login(api_client, "Zhou-jie-2026!", "198.51.100.2").status_code == 200
+
+
+def test_a_username_may_not_be_a_mobile_number():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        user_create(username="13911112222", password="A-long-pass-2026")
+    assert "username" in error.value.message_dict
+
+
+def test_a_password_change_revokes_earlier_tokens(api_client, rep):
+    pair = api_client.post(TOKEN_URL, {"username": "zhoujie", "password": "Zhou-jie-2026!"}, format="json").json()
+    rep.set_password("A-new-pass-2026!")
+    rep.save(update_fields=["password"])
+
+    me = api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    refreshed = api_client.post("/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert me.status_code == 401
+    assert refreshed.status_code == 401
+
+
+def test_a_deleted_users_refresh_token_is_a_401(api_client, rep):
+    pair = api_client.post(TOKEN_URL, {"username": "zhoujie", "password": "Zhou-jie-2026!"}, format="json").json()
+    rep.delete()
+    refreshed = api_client.post("/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert refreshed.status_code == 401
