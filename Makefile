@@ -51,6 +51,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=crm.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
 pytest: $(VENV)/.dev chromium

@@ -80,14 +80,14 @@ def redis_answers(url):
         return False
 
 
-def start_redis():
+def start_redis(port):
     if not shutil.which("redis-server"):
         return False
-    log("starting Redis")
+    log(f"starting Redis on port {port}")
     Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
     Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(port), "--save", "",
          "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
         check=False,
     )  # fmt: skip
@@ -109,7 +109,8 @@ def main():
 
     if not redis_answers(redis_url):
         local = (urlsplit(redis_url).hostname or "") in LOCAL_HOSTS
-        if not (local and start_redis() and wait_for(lambda: redis_answers(redis_url))):
+        port = urlsplit(redis_url).port or 6379
+        if not (local and start_redis(port) and wait_for(lambda: redis_answers(redis_url))):
             log(f"Redis does not answer at {urlsplit(redis_url).hostname}")
             ok = False
 

@@ -14,12 +14,13 @@ def test_healthz_is_503_without_a_worker(client):
 
 
 def test_healthz_is_503_quickly_when_redis_is_down(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.REDIS_URL = "redis://user:secret@127.0.0.1:1/0"  # nothing listens on port 1
     started = time.monotonic()
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["redis"]["ok"] is False and body["celery"]["ok"] is False
+    assert "secret" not in response.content.decode()  # no connection details on a public page
     assert time.monotonic() - started < settings.REDIS_SOCKET_TIMEOUT * 2 + 1
 
 

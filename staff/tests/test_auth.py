@@ -161,3 +161,11 @@ def test_a_deleted_users_refresh_token_is_a_401(api_client, rep):
     rep.delete()
     refreshed = api_client.post("/api/v1/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
     assert refreshed.status_code == 401
+
+
+def test_web_login_shares_the_per_ip_rate(client, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    codes = [client.post(reverse("login"), {"username": f"u{i}", "password": "x"}).status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]

@@ -1,5 +1,7 @@
 """Demo organisation, loaded once: a 3-level department tree, about 20 staff covering all five
-data scopes, and an admin. The generated password is printed this one time and stored nowhere."""
+data scopes, and an admin. Two generated passwords (the admin's, and one shared by the demo staff)
+are printed this one time and stored nowhere. A database that already has departments is left
+alone, so a second run — or a real company's database — is never touched."""
 
 import secrets
 
@@ -8,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from staff import services
-from staff.models import DataScope, User
+from staff.models import DataScope, Department, User
 
 ADMIN_USERNAME = "admin"
 
@@ -60,20 +62,21 @@ class Command(BaseCommand):
     help = "Load the demo organisation once (departments, roles, ~20 staff, an admin)."
 
     def handle(self, *args, **options):
-        if User.objects.filter(username=ADMIN_USERNAME).exists():
-            self.stdout.write("Demo data already loaded; nothing to do.")
+        if Department.objects.exists():
+            self.stdout.write("An organisation is already loaded; nothing to do.")
             return
-        password = secrets.token_urlsafe(12)
+        admin_password, staff_password = secrets.token_urlsafe(12), secrets.token_urlsafe(9)
         with transaction.atomic():
-            self._load(password)
+            created_admin = self._load(admin_password, staff_password)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        if created_admin:
+            self.stdout.write(f"Admin login:      {ADMIN_USERNAME} / {admin_password}")
         self.stdout.write(
-            f"Admin login: {ADMIN_USERNAME} / {password}\n"
-            f"Every demo staff member (e.g. zhoujie, or mobile 13800000009) uses the same password.\n"
-            "This password is shown only now; reset it with `python manage.py changepassword admin`."
+            f"Demo staff login: zhoujie (or mobile 13800000009) / {staff_password} — every demo staff member\n"
+            "These passwords are shown only now; change them with `python manage.py changepassword <username>`."
         )
 
-    def _load(self, password):
+    def _load(self, admin_password, password):
         view_user = Permission.objects.get(codename="view_user", content_type__app_label="staff")
         roles = {}
         for name, scope, description in ROLES:
@@ -88,15 +91,17 @@ class Command(BaseCommand):
             departments[path] = services.department_create(name=name, parent=departments.get(parent_path))
 
         root = departments["总公司"]
-        services.user_create(
-            username=ADMIN_USERNAME,
-            password=password,
-            display_name="系统管理员",
-            department=root,
-            is_staff=True,
-            is_superuser=True,
-            validate=False,
-        )
+        created_admin = not User.objects.filter(username=ADMIN_USERNAME).exists()
+        if created_admin:
+            services.user_create(
+                username=ADMIN_USERNAME,
+                password=admin_password,
+                display_name="系统管理员",
+                department=root,
+                is_staff=True,
+                is_superuser=True,
+                validate=False,
+            )
         users = {}
         for username, name, mobile, department, manager, role, leads in STAFF:
             user = services.user_create(
@@ -114,3 +119,4 @@ class Command(BaseCommand):
             if leads:
                 departments[department].leader = user
                 departments[department].save(update_fields=["leader", "updated_at"])
+        return created_admin

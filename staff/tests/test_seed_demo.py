@@ -1,0 +1,31 @@
+import re
+
+import pytest
+from django.core.management import call_command
+
+from staff.models import DataScope, Department, Role, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_loads_a_three_level_tree_and_staff_in_every_scope_once(capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    assert "Admin login:" in first and "Demo staff login:" in first
+
+    assert max(Department.objects.values_list("depth", flat=True)) >= 2
+    assert set(Role.objects.values_list("data_scope", flat=True)) == set(DataScope.values)
+    assert User.objects.filter(is_superuser=False).count() >= 18
+    for scope in DataScope.values:
+        assert User.objects.filter(roles__data_scope=scope).exists(), scope
+
+    admin = User.objects.get(username="admin")
+    rep = User.objects.get(username="zhoujie")
+    staff_password = re.search(r"Demo staff login: zhoujie \(or mobile 13800000009\) / (\S+)", first).group(1)
+    admin_password = re.search(r"Admin login: +admin / (\S+)", first).group(1)
+    assert rep.check_password(staff_password) and not rep.check_password(admin_password)
+    assert admin.check_password(admin_password) and not admin.check_password(staff_password)
+
+    call_command("seed_demo")
+    assert "nothing to do" in capsys.readouterr().out
+    assert User.objects.filter(username="zhoujie").count() == 1
