@@ -11,7 +11,7 @@ from crm.validators import normalize_cn_mobile
 def client_ip(request):
     """The client's address as DRF's throttles see it: the connection's, or — behind
     TRUSTED_PROXY_COUNT proxies — the address the outermost trusted proxy received from."""
-    remote = request.META.get("REMOTE_ADDR", "")
+    remote = request.META.get("REMOTE_ADDR") or None  # None, not "": axes matches NULL rows
     count = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if count <= 0 or not forwarded:
