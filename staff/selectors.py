@@ -18,6 +18,11 @@ def user_list():
     return User.objects.select_related("department", "manager").order_by("id")
 
 
+def user_profile(*, user):
+    """The signed-in user with what /me shows: department and roles, in two queries."""
+    return User.objects.select_related("department").prefetch_related("roles").get(pk=user.pk)
+
+
 def department_list():
     return Department.objects.select_related("leader").order_by("path")
 

@@ -79,7 +79,7 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        user = User.objects.select_related("department").prefetch_related("roles").get(pk=request.user.pk)
+        user = selectors.user_profile(user=request.user)
         return Response(MeSerializer(user, context={"request": request}).data)
 
 
