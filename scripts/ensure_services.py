@@ -48,11 +48,19 @@ def postgres_conninfo(url, dbname):
 
 
 def postgres_answers(url):
-    try:
-        with psycopg.connect(**postgres_conninfo(url, "postgres")):
-            return True
-    except psycopg.OperationalError:
-        return False
+    """The server answers if we can reach the app's own database or the maintenance one (the
+    app's may not exist yet; a remote role may not be allowed into ``postgres``)."""
+    for dbname in (database_name(url), "postgres"):
+        try:
+            with psycopg.connect(**postgres_conninfo(url, dbname)):
+                return True
+        except psycopg.OperationalError:
+            continue
+    return False
+
+
+def database_name(url):
+    return unquote(urlsplit(url).path.lstrip("/")) or "crm"
 
 
 def start_postgres():
@@ -65,7 +73,12 @@ def start_postgres():
 
 
 def ensure_database(url):
-    name = unquote(urlsplit(url).path.lstrip("/")) or "crm"
+    name = database_name(url)
+    try:
+        with psycopg.connect(**postgres_conninfo(url, name)):
+            return  # already there (and maybe all this role may reach)
+    except psycopg.OperationalError:
+        pass
     with psycopg.connect(**postgres_conninfo(url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
