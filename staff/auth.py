@@ -23,13 +23,13 @@ def client_ip(request):
 def axes_username(request, credentials):
     """The name attempts are counted under: a mobile number counts as the account it belongs to,
     so switching between username and mobile does not buy extra attempts."""
-    from staff.models import User
+    from staff.selectors import username_for_mobile
 
     login = (credentials or {}).get("username") or request.POST.get("username") or ""
     login = str(login).strip()
     mobile = normalize_cn_mobile(login)
     if mobile:
-        return User.objects.filter(mobile=mobile).values_list("username", flat=True).first() or mobile
+        return username_for_mobile(mobile) or mobile
     return login
 
 

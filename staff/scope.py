@@ -126,10 +126,6 @@ def user_for_job(user_id):
     return User.objects.select_related("department").filter(pk=user_id, is_active=True).first()
 
 
-def is_visible(instance, *, user):
-    return type(instance).objects.visible_to(user).filter(pk=instance.pk).exists()
-
-
 class OwnedModel(TimeStampedModel):
     """Abstract base for every owned record: owner (负责人), department, creator, timestamps, and a
     scoped default manager. Owner, department and creator are set only by services."""

@@ -13,6 +13,10 @@ def subordinate_ids(user):
         return {row[0] for row in cursor.fetchall()}
 
 
+def username_for_mobile(mobile):
+    return User.objects.filter(mobile=mobile).values_list("username", flat=True).first()
+
+
 def user_list():
     """The staff directory: every colleague, for pickers and the organisation chart."""
     return User.objects.select_related("department", "manager").order_by("id")

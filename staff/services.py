@@ -1,9 +1,14 @@
 """Writes of staff, departments and roles. Views, admin, the API and commands call these."""
 
+from datetime import timedelta
+
+from axes.models import AccessAttempt, AccessLog
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -104,3 +109,16 @@ def role_create(*, name, data_scope, permissions=(), description=""):
     if permissions:
         role.permissions.set(permissions)
     return role
+
+
+def sessions_clear_expired():
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return {"deleted": deleted}
+
+
+def login_attempts_purge(*, older_than_days):
+    """Drop login attempts and access logs older than the retention window (SPEC: ≥ 6 months)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    attempts, _ = AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()
+    logs, _ = AccessLog.objects.filter(attempt_time__lt=cutoff).delete()
+    return {"attempts": attempts, "logs": logs}
