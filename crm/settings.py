@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
@@ -62,8 +63,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "guardian",
+    "simple_history",
     "crm",
     "staff",
+    "audit",
+    "customers",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so it sees the lockout flag the axes backend sets during authentication.
     "axes.middleware.AxesMiddleware",
+    # Stamps the request's user on history rows written outside services (admin).
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -146,6 +153,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-guardian keeps team members' object permissions (customers.models.CustomerTeamMember and
+# the like). Its backend is not installed: expiry and access levels are checked by crm code, and
+# no AnonymousUser row is created.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
+SILENCED_SYSTEM_CHECKS = ["guardian.W001"]  # its backend is left out on purpose (see above)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workbench"
 LOGOUT_REDIRECT_URL = "login"
@@ -298,6 +311,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=40),
         "options": {"expires": 60 * 60},
     },
+    # Audit events past the retention window; daily at 03:50.
+    "audit-purge-expired": {
+        "task": "audit.tasks.audit_purge_expired_task",
+        "schedule": crontab(hour=3, minute=50),
+        "options": {"expires": 60 * 60},
+    },
+    # Customers in the recycle bin longer than CUSTOMER_RECYCLE_BIN_DAYS; daily at 04:00.
+    "customers-purge-recycle-bin": {
+        "task": "customers.tasks.customer_purge_recycle_bin_task",
+        "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------
@@ -313,3 +338,13 @@ LOGGING = {
 # --- Domain settings ----------------------------------------------------------------------------
 # Login attempts (axes) are kept this many days, then purged nightly.
 LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=180)
+# Audit events are append-only and kept this many days (never fewer than 180: SPEC §1).
+AUDIT_RETENTION_DAYS = max(180, env.int("AUDIT_RETENTION_DAYS", default=365))
+# Deleted customers stay restorable in the recycle bin this many days, then are purged.
+CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
+# Lists count exactly up to this many rows, then answer "10,000+" (an exact count over 500,000
+# rows costs 50-100 ms on every page load).
+LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10_000)
+# Holders of "view full contact details" who are neither owner nor team member see numbers
+# masked until they press 查看完整号码 (audit-logged). Off: they see them in full everywhere.
+CONTACT_REVEAL_REQUIRED = env.bool("CONTACT_REVEAL_REQUIRED", default=True)

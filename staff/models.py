@@ -172,3 +172,32 @@ class Role(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+
+class FieldAccess(models.TextChoices):
+    """What a role may do with one field. A user with several roles gets the most permissive."""
+
+    HIDDEN = "hidden", _("隐藏")
+    READONLY = "readonly", _("只读")
+    EDITABLE = "editable", _("可编辑")
+
+
+class FieldPermission(TimeStampedModel):
+    """Per role, per field of a record type (字段权限). ``target`` names the record type
+    ("customer", "contact", later "opportunity", "contract"); ``field`` is a built-in field name or
+    ``cf.<key>`` for a custom field. Fields without a row are editable."""
+
+    role = models.ForeignKey(Role, verbose_name=_("角色"), on_delete=models.CASCADE, related_name="field_permissions")
+    target = models.CharField(_("对象"), max_length=32)
+    field = models.CharField(_("字段"), max_length=80)
+    access = models.CharField(_("权限"), max_length=16, choices=FieldAccess.choices, default=FieldAccess.EDITABLE)
+
+    class Meta:
+        verbose_name = _("字段权限")
+        verbose_name_plural = _("字段权限")
+        constraints = [
+            models.UniqueConstraint(fields=["role", "target", "field"], name="field_permission_unique_per_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.role} {self.target}.{self.field}: {self.get_access_display()}"

@@ -16,15 +16,22 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from audit.services import audit_login
 from crm.errors import DomainError
 from crm.validators import MOBILE_MESSAGE, normalize_cn_mobile
 from staff.models import Department, Role, User
 
 
 def user_authenticate(*, request, login, password):
-    """Check a username-or-mobile and password; None when refused. ``request`` is the Django
-    HttpRequest, which django-axes needs to count failures and lock out."""
-    return authenticate(request, username=login, password=password)
+    """The API's token login: check a username-or-mobile and password; None when refused.
+    ``request`` is the Django HttpRequest, which django-axes needs to count failures and lock out.
+    Both outcomes are audit-logged: a refusal by audit's ``user_login_failed`` receiver (as every
+    refusal of authenticate() is), a success here — a token login sends no ``user_logged_in``, the
+    signal session logins are audited by (see audit/receivers.py)."""
+    user = authenticate(request, username=login, password=password)
+    if user is not None:
+        audit_login(user=user, login=login, request=request)
+    return user
 
 
 def _invalid_token():

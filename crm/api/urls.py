@@ -7,4 +7,5 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("staff.api.urls")),
+    path("", include("customers.api.urls")),
 ]

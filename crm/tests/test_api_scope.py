@@ -13,6 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from crm.tests.scopeapp.models import Note, NoteLink
+from customers.tests.factories import ContactFactory, CustomerFactory
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,38 @@ def _make_link(owner, department):
 
 NOTE_LINK = ScopeCase(list_route="test:test-note-link-list", detail_route="test:test-note-link-detail", make=_make_link)
 
+CUSTOMER = ScopeCase(
+    list_route="api:customer-list",
+    detail_route="api:customer-detail",
+    make=lambda owner, department: CustomerFactory(owner=owner, department=department),
+)
+# The same customers through the 360 page's related endpoints: a hidden customer's history and
+# team are 404 like the customer itself.
+CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make)
+CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make)
+CONTACT = ScopeCase(
+    list_route="api:contact-list",
+    detail_route="api:contact-detail",
+    make=lambda owner, department: ContactFactory(customer=CustomerFactory(owner=owner, department=department)),
+)
+
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
     "test:test-note-detail": NOTE,
     "test:test-note-link-list": NOTE_LINK,
     "test:test-note-link-detail": NOTE_LINK,
+    "api:customer-list": CUSTOMER,
+    "api:customer-detail": CUSTOMER,
+    "api:customer-history": CUSTOMER_HISTORY,
+    "api:customer-team-members": CUSTOMER_TEAM,
+    # POST actions; their scope tests are in customers/tests/test_api_scope_actions.py.
+    "api:customer-reveal": CUSTOMER,
+    "api:customer-restore": CUSTOMER,
+    "api:customer-recycle-bin": CUSTOMER,
+    "api:customer-transfer": CUSTOMER,
+    "api:customer-team-member-remove": CUSTOMER,
+    "api:contact-list": CONTACT,
+    "api:contact-detail": CONTACT,
 }
 
 UNSCOPED_ROUTES = {
@@ -50,6 +78,19 @@ UNSCOPED_ROUTES = {
     "api:staff-user-list": "staff directory: colleagues' names for pickers; contact fields masked (test_api)",
     "api:staff-user-detail": "staff directory entry; contact fields masked (test_api)",
     "api:staff-department-tree": "the organisation chart; no owned data",
+    "api:customer-level-list": "configuration list (levels); no owned data",
+    "api:customer-level-detail": "configuration list (levels); no owned data",
+    "api:tag-list": "configuration list; no owned data",
+    "api:tag-detail": "configuration list; no owned data",
+    "api:source-list": "configuration list; no owned data",
+    "api:source-detail": "configuration list; no owned data",
+    "api:industry-list": "configuration list; no owned data",
+    "api:industry-detail": "configuration list; no owned data",
+    "api:custom-field-list": "custom field definitions; no owned data",
+    "api:custom-field-detail": "custom field definitions; no owned data",
+    "api:customer-view-list": "the caller's own saved filters (rows filtered by user; test_api)",
+    "api:customer-view-detail": "the caller's own saved filters (rows filtered by user; test_api)",
+    "api:customer-view-builtin": "built-in view names; no records",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).

@@ -1,0 +1,241 @@
+"""Customer and contact shapes for the mini-program. Output is masked and filtered per viewer by
+``customers.presenters``; input only checks types — the record's rules run in the services'
+forms, once, for every caller."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from crm.api.serializers import CrmModelSerializer, OwnedModelSerializer, ScopedPrimaryKeyRelatedField
+from customers import selectors
+from customers.models import (
+    Contact,
+    Customer,
+    CustomerKind,
+    CustomerLevel,
+    CustomField,
+    Industry,
+    SavedView,
+    Source,
+    Tag,
+)
+from customers.presenters import Presenter
+from staff.teams import TeamAccess
+
+CUSTOMER_FIELDS = [
+    "id", "name", "kind", "credit_code", "mobile", "phone", "email", "industry", "source", "level", "tags",
+    "owner", "department", "province", "city", "district", "address", "website", "deal_status",
+    "next_follow_up_at", "last_follow_up_at", "remark", "custom_fields", "version", "created_at", "updated_at",
+]  # fmt: skip
+CONTACT_FIELDS = ["id", "customer", "name", "title", "mobile", "email", "wechat", "birthday", "is_primary", "remark"]
+
+
+def _presenter(serializer, target):
+    cache = serializer.context.setdefault("presenters", {})
+    if target not in cache:
+        cache[target] = Presenter(serializer.context["request"].user, target)
+    return cache[target]
+
+
+class CustomerSerializer(OwnedModelSerializer):
+    tags = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True, default="")
+    contact_masked = serializers.SerializerMethodField(help_text=_("联系方式是否已脱敏（可用 reveal 查看完整号码）"))
+
+    class Meta:
+        model = Customer
+        fields = [*CUSTOMER_FIELDS, "owner_name", "contact_masked"]
+        read_only_fields = fields
+
+    def _full(self, customer):
+        cache = self.context.setdefault("full", {})
+        if customer.pk not in cache:
+            cache[customer.pk] = selectors.sees_full_contact(user=self.context["request"].user, customer=customer)
+        return cache[customer.pk]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_contact_masked(self, customer):
+        return not self._full(customer)
+
+    def to_representation(self, customer):
+        data = super().to_representation(customer)
+        return _presenter(self, "customer").record(data, full=self._full(customer))
+
+
+class _JsonObjectField(serializers.DictField):
+    pass
+
+
+class CustomerWriteSerializer(serializers.Serializer):
+    """Input of create and partial update. Lookups (industry, source, level, tags) are ids."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=CustomerKind.choices, required=False)
+    credit_code = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    mobile = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    industry = serializers.IntegerField(required=False, allow_null=True)
+    source = serializers.IntegerField(required=False, allow_null=True)
+    level = serializers.IntegerField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.IntegerField(), required=False)
+    province = serializers.CharField(max_length=6, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=6, required=False, allow_blank=True)
+    district = serializers.CharField(max_length=6, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    website = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
+    remark = serializers.CharField(required=False, allow_blank=True)
+    custom_fields = _JsonObjectField(required=False)
+    version = serializers.IntegerField(required=False, help_text=_("修改时必填：读取时的版本号"))
+
+    def validate(self, attrs):
+        if self.partial and "version" not in attrs:
+            raise serializers.ValidationError({"version": [_("请提供当前版本号 version。")]})
+        if not self.partial and not attrs.get("name"):
+            raise serializers.ValidationError({"name": [_("这个字段是必填项。")]})
+        return attrs
+
+
+class ContactSerializer(CrmModelSerializer):
+    customer = ScopedPrimaryKeyRelatedField(model=Customer)
+
+    class Meta:
+        model = Contact
+        fields = [*CONTACT_FIELDS, "custom_fields", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"custom_fields": {"required": False}}
+        # Not DRF's validator for the one-primary-contact constraint: the service moves the flag.
+        validators = []
+
+    def to_representation(self, contact):
+        data = super().to_representation(contact)
+        full = selectors.contact_sees_full(user=self.context["request"].user, contact=contact)
+        return _presenter(self, "contact").record(data, full=full)
+
+    def to_internal_value(self, data):
+        # Type checks only (the contact form validates); keep what was sent, by API name.
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": [_("请求体应为 JSON 对象。")]})
+        validated = {}
+        if "customer" in data:
+            try:
+                validated["customer"] = self.fields["customer"].run_validation(data["customer"])
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"customer": error.detail}) from None
+        elif not self.partial:
+            raise serializers.ValidationError({"customer": [_("这个字段是必填项。")]})
+        for name in ["name", "title", "mobile", "email", "wechat", "birthday", "is_primary", "remark", "custom_fields"]:
+            if name in data:
+                validated[name] = data[name]
+        if "custom_fields" in validated and not isinstance(validated["custom_fields"], dict):
+            raise serializers.ValidationError({"custom_fields": [_("自定义字段应为对象。")]})
+        return validated
+
+
+class TransferSerializer(serializers.Serializer):
+    customers = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=1000)
+    to_owner = serializers.IntegerField()
+    reason = serializers.CharField(max_length=200)
+
+
+class TeamMemberSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+    user_name = serializers.CharField(read_only=True)
+    access = serializers.ChoiceField(choices=TeamAccess.choices, default=TeamAccess.READ)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    granted_by = serializers.IntegerField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, entry):
+        return {
+            "user": entry["user"].pk,
+            "user_name": str(entry["user"]),
+            "access": str(entry["access"]),
+            "expires_at": serializers.DateTimeField().to_representation(entry["expires_at"])
+            if entry["expires_at"]
+            else None,
+            "granted_by": entry["granted_by"].pk if entry["granted_by"] else None,
+            "created_at": serializers.DateTimeField().to_representation(entry["created_at"]),
+        }
+
+
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    user = serializers.IntegerField(allow_null=True)
+    user_name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    reason = serializers.CharField()
+    changes = HistoryChangeSerializer(many=True)
+
+
+class RevealSerializer(serializers.Serializer):
+    mobile = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+    email = serializers.CharField(required=False)
+    contacts = serializers.ListField(child=serializers.DictField())
+
+
+class CustomerLevelSerializer(CrmModelSerializer):
+    class Meta:
+        model = CustomerLevel
+        fields = ["id", "code", "name", "color", "priority"]
+
+
+class TagSerializer(CrmModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "color"]
+
+
+class SourceSerializer(CrmModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["id", "name", "order", "is_active"]
+
+
+class IndustrySerializer(CrmModelSerializer):
+    class Meta:
+        model = Industry
+        fields = ["id", "name", "order", "is_active"]
+
+
+class CustomFieldSerializer(CrmModelSerializer):
+    class Meta:
+        model = CustomField
+        fields = [
+            "id",
+            "target",
+            "key",
+            "label",
+            "type",
+            "required",
+            "choices",
+            "regex",
+            "help_text",
+            "order",
+            "is_active",
+        ]
+
+    def validate(self, attrs):
+        instance = CustomField(**{**(self._current() if self.instance else {}), **attrs})
+        instance.clean()  # choices for choice types, a valid regex, no clash with built-in names
+        return attrs
+
+    def _current(self):
+        return {field: getattr(self.instance, field) for field in self.Meta.fields if field != "id"}
+
+
+class SavedViewSerializer(CrmModelSerializer):
+    class Meta:
+        model = SavedView
+        fields = ["id", "target", "name", "params", "created_at"]
+        read_only_fields = ["id", "created_at"]

@@ -1,0 +1,307 @@
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from crm.api.base import ScopedGenericViewSet, ScopedModelViewSet
+from crm.api.pagination import CursorPagination
+from crm.api.permissions import ReadAnyWriteModelPermissions
+from crm.errors import DomainError
+from customers import selectors, services
+from customers.api.serializers import (
+    ContactSerializer,
+    CustomerLevelSerializer,
+    CustomerSerializer,
+    CustomerWriteSerializer,
+    CustomFieldSerializer,
+    HistoryEntrySerializer,
+    IndustrySerializer,
+    RevealSerializer,
+    SavedViewSerializer,
+    SourceSerializer,
+    TagSerializer,
+    TeamMemberSerializer,
+    TransferSerializer,
+)
+from customers.filters import ContactFilterSet, CustomerFilterSet
+from customers.models import Contact, Customer, CustomerLevel, CustomField, Industry, SavedView, Source, Tag
+from staff.models import User
+
+
+class CountedCursorPagination(CursorPagination):
+    """Cursor pages plus ``count``: exact up to LIST_COUNT_LIMIT (10,000), then that number with
+    ``count_capped: true`` ("10,000+"). Search results are ordered by rank."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.count, self.count_capped = selectors.capped_count(queryset)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_ordering(self, request, queryset, view):
+        if "search_rank" in queryset.query.annotations:
+            return ("-search_rank", "-id")
+        return super().get_ordering(request, queryset, view)
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count"] = self.count
+        response.data["count_capped"] = self.count_capped
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count"] = {"type": "integer"}
+        schema["properties"]["count_capped"] = {"type": "boolean"}
+        return schema
+
+
+class CustomerViewSet(ScopedModelViewSet):
+    """Customers in the caller's data scope (and those shared with them). Deleting moves a
+    customer to the recycle bin; ``restore`` brings it back within 30 days."""
+
+    model = Customer
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilterSet
+    pagination_class = CountedCursorPagination
+    ordering_fields = ["updated_at", "created_at", "id"]
+    search_fields = []  # the ``q`` filter searches (ranked, trigram)
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    action_permissions = {
+        "restore": ["customers.delete_customer"],
+        "recycle_bin": ["customers.view_customer", "customers.delete_customer"],
+        "transfer": ["customers.transfer_customer"],
+        "history": ["customers.view_customer"],
+        "timeline": ["customers.view_customer"],
+        "reveal": ["customers.view_customer"],
+        "team_members": ["customers.view_customer"],
+        "team_member_remove": ["customers.change_customer"],
+    }
+
+    def get_scoped_queryset(self, user):
+        if self.action in ("restore", "recycle_bin"):
+            return selectors.customer_recycle_bin(user=user)
+        return selectors.customer_list(user=user)
+
+    def _respond(self, customer, status_code=status.HTTP_200_OK):
+        customer = selectors.customer_get_for_user(user=self.request.user, pk=customer.pk)
+        return Response(self.get_serializer(customer).data, status=status_code)
+
+    @extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = CustomerWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = services.customer_create(user=request.user, data=serializer.validated_data)
+        return self._respond(customer, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CustomerWriteSerializer,
+        responses={200: CustomerSerializer, 409: OpenApiResponse(description=_("版本冲突：他人已修改"))},
+    )
+    def partial_update(self, request, *args, **kwargs):
+        customer = self.get_object()
+        serializer = CustomerWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version = data.pop("version")
+        services.customer_update(user=request.user, customer=customer, version=version, data=data)
+        return self._respond(customer)
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            raise DomainError(_("请使用 PATCH 修改客户。"), code="method_not_allowed", status=405)
+        return super().update(request, *args, **kwargs)
+
+    def perform_destroy(self, customer):
+        services.customer_delete(user=self.request.user, customer=customer, request=self.request)
+
+    @extend_schema(request=None, responses=CustomerSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        customer = self.get_object()
+        services.customer_restore(user=request.user, customer=customer, request=request)
+        return self._respond(customer)
+
+    @action(detail=False, methods=["get"], url_path="recycle-bin")
+    def recycle_bin(self, request):
+        return self.list(request)
+
+    @extend_schema(
+        request=TransferSerializer,
+        responses=inline_serializer("TransferResult", {"transferred": serializers.IntegerField()}),
+    )
+    @action(detail=False, methods=["post"])
+    def transfer(self, request):
+        serializer = TransferSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        to_owner = User.objects.filter(pk=data["to_owner"], is_active=True).first()
+        if to_owner is None:
+            raise DomainError(_("接收人不存在或已停用。"), fields={"to_owner": [_("接收人不存在或已停用。")]})
+        customers = list(selectors.customer_list(user=request.user).filter(pk__in=data["customers"]))
+        if len(customers) != len(set(data["customers"])):
+            raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
+        moved = services.customer_transfer(
+            user=request.user, customers=customers, to_owner=to_owner, reason=data["reason"], request=request
+        )
+        return Response({"transferred": moved})
+
+    @extend_schema(responses=HistoryEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        customer = self.get_object()
+        entries = selectors.customer_history(user=request.user, customer=customer)
+        return Response(HistoryEntrySerializer(entries, many=True).data)
+
+    @extend_schema(request=None, responses=RevealSerializer)
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        """查看完整号码: full phone numbers and e-mails of the customer and its contacts (audit-logged)."""
+        customer = self.get_object()
+        return Response(services.customer_contact_reveal(user=request.user, customer=customer, request=request))
+
+    @extend_schema(methods=["GET"], responses=TeamMemberSerializer(many=True))
+    @extend_schema(methods=["POST"], request=TeamMemberSerializer, responses=TeamMemberSerializer(many=True))
+    @action(detail=True, methods=["get", "post"], url_path="team-members")
+    def team_members(self, request, pk=None):
+        customer = self.get_object()
+        if request.method == "POST":
+            if not request.user.has_perm("customers.change_customer"):
+                raise DomainError(_("您没有执行该操作的权限。"), code="permission_denied", status=403)
+            serializer = TeamMemberSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            member = User.objects.filter(pk=data["user"], is_active=True).first()
+            if member is None:
+                raise DomainError(_("该员工不存在或已停用。"), fields={"user": [_("该员工不存在或已停用。")]})
+            services.customer_team_member_set(
+                user=request.user,
+                customer=customer,
+                member=member,
+                access=data["access"],
+                expires_at=data.get("expires_at"),
+                request=request,
+            )
+        members = selectors.customer_team_members(customer=customer)
+        return Response(TeamMemberSerializer(members, many=True).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"team-members/(?P<member_id>[0-9]+)")
+    def team_member_remove(self, request, pk=None, member_id=None):
+        customer = self.get_object()
+        member = User.objects.filter(pk=member_id).first()
+        if member is None:
+            raise DomainError(_("该员工不是团队成员。"), code="not_found", status=404)
+        services.customer_team_member_remove(user=request.user, customer=customer, member=member, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactViewSet(ScopedModelViewSet):
+    """Contacts of the customers in the caller's scope."""
+
+    model = Contact
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilterSet
+    search_fields = ["name"]
+    ordering_fields = ["updated_at", "id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_scoped_queryset(self, user):
+        return selectors.contact_list(user=user)
+
+    def _respond(self, contact, status_code=status.HTTP_200_OK):
+        contact = selectors.contact_get_for_user(user=self.request.user, pk=contact.pk)
+        return Response(self.get_serializer(contact).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        customer = data.pop("customer")
+        contact = services.contact_create(user=request.user, customer=customer, data=data)
+        return self._respond(contact, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        contact = self.get_object()
+        serializer = self.get_serializer(contact, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "customer" in data and data["customer"].pk != contact.customer_id:
+            raise DomainError(_("联系人不能改到其他客户下。"), fields={"customer": [_("联系人不能改到其他客户下。")]})
+        data.pop("customer", None)
+        services.contact_update(user=request.user, contact=contact, data=data)
+        return self._respond(contact)
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            raise DomainError(_("请使用 PATCH 修改联系人。"), code="method_not_allowed", status=405)
+        return super().update(request, *args, **kwargs)
+
+    def perform_destroy(self, contact):
+        services.contact_delete(user=self.request.user, contact=contact, request=self.request)
+
+
+class _ConfigViewSet(ScopedModelViewSet):
+    """Company-wide lists an admin configures; no owned data. Everyone signed in reads them."""
+
+    permission_classes = [ReadAnyWriteModelPermissions]
+    pagination_class = None
+    filter_backends = []
+
+    def get_scoped_queryset(self, user):
+        return self.model._default_manager.all()
+
+
+class CustomerLevelViewSet(_ConfigViewSet):
+    model = CustomerLevel
+    serializer_class = CustomerLevelSerializer
+
+
+class TagViewSet(_ConfigViewSet):
+    model = Tag
+    serializer_class = TagSerializer
+
+
+class SourceViewSet(_ConfigViewSet):
+    model = Source
+    serializer_class = SourceSerializer
+
+
+class IndustryViewSet(_ConfigViewSet):
+    model = Industry
+    serializer_class = IndustrySerializer
+
+
+class CustomFieldViewSet(_ConfigViewSet):
+    model = CustomField
+    serializer_class = CustomFieldSerializer
+
+
+class SavedViewViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, ScopedGenericViewSet):
+    """The caller's own saved customer filters; the built-in views are listed by ``builtin``."""
+
+    model = SavedView
+    serializer_class = SavedViewSerializer
+    pagination_class = None
+    filter_backends = []
+    permission_classes = [permissions.IsAuthenticated]  # rows are the caller's own
+
+    def get_scoped_queryset(self, user):
+        return selectors.saved_view_list(user=user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.saved_view_create(
+            user=self.request.user, name=data["name"], params=data["params"], target=data.get("target", "customer")
+        )
+
+    def perform_destroy(self, view):
+        services.saved_view_delete(user=self.request.user, view=view)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "BuiltinView", {"key": serializers.CharField(), "name": serializers.CharField()}, many=True
+        )
+    )
+    @action(detail=False, methods=["get"])
+    def builtin(self, request):
+        return Response(selectors.builtin_views())

@@ -1,0 +1,173 @@
+"""One FilterSet per list, shared by the API and the web list page: every field, custom fields
+(``cf_<key>`` exact, ``cf_<key>_min`` / ``cf_<key>_max`` for numbers and dates), tags any-of
+(``tags``) / all-of (``tags_all``), date ranges, saved views (``view``) and the search box (``q``)."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+
+import django_filters
+from django.db.models import DecimalField, Exists, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
+
+from crm.api.filters import SyncFilterSet
+from customers import selectors
+from customers.custom_fields import definitions
+from customers.models import (
+    Contact,
+    Customer,
+    CustomerKind,
+    CustomerLevel,
+    CustomFieldTarget,
+    CustomFieldType,
+    DealStatus,
+    Industry,
+    Source,
+    Tag,
+)
+from staff.fieldperms import hidden_fields
+from staff.models import Department, User
+
+
+class CustomerFilterSet(SyncFilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("搜索"))
+    view = django_filters.ChoiceFilter(
+        method="filter_view",
+        choices=[(key, label) for key, (_fn, label) in selectors.BUILTIN_VIEWS.items()],
+        label=_("视图"),
+    )
+    name = django_filters.CharFilter(lookup_expr="icontains", label=_("客户名称"))
+    kind = django_filters.ChoiceFilter(choices=CustomerKind.choices, label=_("类型"))
+    credit_code = django_filters.CharFilter(lookup_expr="iexact", label=_("统一社会信用代码"))
+    mobile = django_filters.CharFilter(lookup_expr="contains", label=_("手机"))
+    phone = django_filters.CharFilter(lookup_expr="contains", label=_("电话"))
+    email = django_filters.CharFilter(lookup_expr="icontains", label=_("邮箱"))
+    level = django_filters.ModelMultipleChoiceFilter(queryset=CustomerLevel.objects.all(), label=_("等级"))
+    source = django_filters.ModelMultipleChoiceFilter(queryset=Source.objects.all(), label=_("来源"))
+    industry = django_filters.ModelMultipleChoiceFilter(queryset=Industry.objects.all(), label=_("行业"))
+    tags = django_filters.ModelMultipleChoiceFilter(
+        queryset=Tag.objects.all(), method="filter_tags_any", label=_("标签（任一）")
+    )
+    tags_all = django_filters.ModelMultipleChoiceFilter(
+        queryset=Tag.objects.all(), method="filter_tags_all", label=_("标签（全部）")
+    )
+    owner = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), label=_("负责人"))
+    department = django_filters.ModelMultipleChoiceFilter(queryset=Department.objects.all(), label=_("部门"))
+    province = django_filters.CharFilter(label=_("省份"))
+    city = django_filters.CharFilter(label=_("城市"))
+    district = django_filters.CharFilter(label=_("区县"))
+    deal_status = django_filters.ChoiceFilter(choices=DealStatus.choices, label=_("成交状态"))
+    created = django_filters.DateFromToRangeFilter(field_name="created_at", label=_("创建日期"))
+    last_follow_up = django_filters.DateFromToRangeFilter(field_name="last_follow_up_at", label=_("最近跟进"))
+    next_follow_up = django_filters.DateFromToRangeFilter(field_name="next_follow_up_at", label=_("下次联系"))
+    no_follow_up_days = django_filters.NumberFilter(method="filter_no_follow_up_days", label=_("未跟进天数 ≥"))
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    target = CustomFieldTarget.CUSTOMER
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = kwargs.get("request")
+        self.user = user or getattr(request, "user", None)
+        self.custom_definitions = definitions(self.target)
+        for definition in self.custom_definitions:
+            self._add_custom_filters(definition)
+
+    def _add_custom_filters(self, definition):
+        name = f"cf_{definition.key}"
+        label = definition.label
+        if definition.type in (CustomFieldType.NUMBER, CustomFieldType.DATE):
+            filter_class = (
+                django_filters.NumberFilter if definition.type == CustomFieldType.NUMBER else django_filters.DateFilter
+            )
+            for suffix, op in (("min", "gte"), ("max", "lte")):
+                self.filters[f"{name}_{suffix}"] = filter_class(
+                    method=self._custom_range(definition, op), label=f"{label} {suffix}"
+                )
+        elif definition.type == CustomFieldType.BOOLEAN:
+            self.filters[name] = django_filters.BooleanFilter(method=self._custom_exact(definition), label=label)
+        else:
+            self.filters[name] = django_filters.CharFilter(method=self._custom_exact(definition), label=label)
+        for filter_ in self.filters.values():
+            filter_.parent = self
+
+    def _custom_exact(self, definition):
+        def method(queryset, name, value):
+            if value in (None, ""):
+                return queryset
+            if definition.type == CustomFieldType.MULTI_CHOICE:
+                return queryset.filter(custom_fields__contains={definition.key: [value]})
+            if definition.type == CustomFieldType.TEXT:
+                return queryset.filter(**{f"custom_fields__{definition.key}__icontains": value})
+            return queryset.filter(custom_fields__contains={definition.key: value})
+
+        return method
+
+    def _custom_range(self, definition, op):
+        def method(queryset, name, value):
+            if value in (None, ""):
+                return queryset
+            text = KeyTextTransform(definition.key, "custom_fields")
+            if definition.type == CustomFieldType.NUMBER:
+                try:
+                    value = Decimal(value)
+                except InvalidOperation:
+                    return queryset.none()
+                expression = Cast(text, DecimalField(max_digits=30, decimal_places=6))
+                return queryset.alias(**{f"_{name}": expression}).filter(
+                    Q(**{"custom_fields__has_key": definition.key}), **{f"_{name}__{op}": value}
+                )
+            # ISO dates compare correctly as text.
+            iso = value.isoformat() if isinstance(value, datetime.date) else str(value)
+            return queryset.alias(**{f"_{name}": text}).filter(**{f"_{name}__{op}": iso})
+
+        return method
+
+    def filter_q(self, queryset, name, value):
+        return selectors.customer_search(queryset, value)
+
+    def filter_view(self, queryset, name, value):
+        return selectors.apply_view(queryset, self.user, value)
+
+    def filter_tags_any(self, queryset, name, value):
+        if not value:
+            return queryset
+        through = Customer.tags.through
+        return queryset.filter(
+            Exists(through.objects.filter(customer_id=OuterRef("pk"), tag_id__in=[tag.pk for tag in value]))
+        )
+
+    def filter_tags_all(self, queryset, name, value):
+        through = Customer.tags.through
+        for tag in value or []:
+            queryset = queryset.filter(Exists(through.objects.filter(customer_id=OuterRef("pk"), tag_id=tag.pk)))
+        return queryset
+
+    def filter_no_follow_up_days(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return selectors._view_stale(queryset, self.user, days=int(value))
+
+    def filter_queryset(self, queryset):
+        # A field hidden from the user cannot be filtered on either: the filter would reveal it.
+        hidden = hidden_fields(self.user, self.target) if self.user else set()
+        for name in list(self.form.cleaned_data):
+            field = name[3:].split("_min")[0].split("_max")[0] if name.startswith("cf_") else name
+            key = f"cf.{field}" if name.startswith("cf_") else field
+            if key in hidden:
+                self.form.cleaned_data[name] = None
+        return super().filter_queryset(queryset)
+
+
+class ContactFilterSet(SyncFilterSet):
+    customer = django_filters.NumberFilter(field_name="customer_id", label=_("客户"))
+    name = django_filters.CharFilter(lookup_expr="icontains", label=_("姓名"))
+    is_primary = django_filters.BooleanFilter(label=_("主要联系人"))
+
+    class Meta:
+        model = Contact
+        fields = []

@@ -1,0 +1,341 @@
+"""Customers (客户), their contacts, and the lists an admin configures: levels, tags, sources,
+industries and custom fields."""
+
+import re
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from crm.fields import CnMobileField, CnPhoneField, CreditCodeField
+from crm.models import TimeStampedModel
+from staff.scope import OwnedModel, ScopedQuerySet, scope_filter
+from staff.teams import TeamAccess, TeamMemberBase, team_member_q
+
+color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("颜色格式应为 #RRGGBB。"))
+
+
+class CustomerLevel(models.Model):
+    code = models.CharField(_("代码"), max_length=10, unique=True)
+    name = models.CharField(_("名称"), max_length=30)
+    color = models.CharField(_("颜色"), max_length=7, validators=[color_validator], default="#6c757d")
+    priority = models.PositiveSmallIntegerField(_("优先级"), default=1, help_text=_("数字越小越重要。"))
+
+    class Meta:
+        verbose_name = _("客户等级")
+        verbose_name_plural = _("客户等级")
+        ordering = ["priority", "code"]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class Tag(models.Model):
+    name = models.CharField(_("名称"), max_length=30, unique=True)
+    color = models.CharField(_("颜色"), max_length=7, validators=[color_validator], default="#0d6efd")
+
+    class Meta:
+        verbose_name = _("标签")
+        verbose_name_plural = _("标签")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class _NamedOption(models.Model):
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Source(_NamedOption):
+    class Meta(_NamedOption.Meta):
+        verbose_name = _("客户来源")
+        verbose_name_plural = _("客户来源")
+
+
+class Industry(_NamedOption):
+    class Meta(_NamedOption.Meta):
+        verbose_name = _("行业")
+        verbose_name_plural = _("行业")
+
+
+class CustomFieldTarget(models.TextChoices):
+    CUSTOMER = "customer", _("客户")
+    CONTACT = "contact", _("联系人")
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", _("文本")
+    NUMBER = "number", _("数字")
+    DATE = "date", _("日期")
+    CHOICE = "choice", _("单选")
+    MULTI_CHOICE = "multi_choice", _("多选")
+    BOOLEAN = "boolean", _("是/否")
+    PHONE = "phone", _("电话")
+    EMAIL = "email", _("邮箱")
+
+
+CHOICE_TYPES = (CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE)
+key_validator = RegexValidator(r"^[a-z][a-z0-9_]{0,39}$", _("字段标识只能包含小写字母、数字和下划线，并以字母开头。"))
+
+
+class CustomField(models.Model):
+    """A field an admin adds to customers or contacts (字段配置). Values live in the record's
+    ``custom_fields`` JSON under ``key``; ``customers.custom_fields`` validates them with the same
+    form fields the built-in fields use."""
+
+    target = models.CharField(_("对象"), max_length=16, choices=CustomFieldTarget.choices)
+    key = models.CharField(_("字段标识"), max_length=40, validators=[key_validator])
+    label = models.CharField(_("显示名称"), max_length=50)
+    type = models.CharField(_("类型"), max_length=16, choices=CustomFieldType.choices, default=CustomFieldType.TEXT)
+    required = models.BooleanField(_("必填"), default=False)
+    choices = models.JSONField(_("选项"), default=list, blank=True, help_text=_("单选/多选的选项列表。"))
+    regex = models.CharField(_("校验正则"), max_length=200, blank=True, help_text=_("仅文本类型；整段匹配。"))
+    help_text = models.CharField(_("说明"), max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("自定义字段")
+        verbose_name_plural = _("自定义字段")
+        ordering = ["target", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["target", "key"], name="custom_field_unique_key_per_target")]
+
+    def __str__(self):
+        return f"{self.get_target_display()}: {self.label}"
+
+    def clean(self):
+        errors = {}
+        if self.type in CHOICE_TYPES:
+            if (
+                not isinstance(self.choices, list)
+                or not self.choices
+                or not all(isinstance(choice, str) and choice.strip() for choice in self.choices)
+            ):
+                errors["choices"] = _("单选/多选字段需要至少一个文本选项。")
+            elif len(set(self.choices)) != len(self.choices):
+                errors["choices"] = _("选项不能重复。")
+        if self.regex:
+            if self.type != CustomFieldType.TEXT:
+                errors["regex"] = _("只有文本字段可以设置校验正则。")
+            else:
+                try:
+                    re.compile(self.regex)
+                except re.error:
+                    errors["regex"] = _("正则表达式无效。")
+        model = Customer if self.target == CustomFieldTarget.CUSTOMER else Contact
+        if self.key and self.key in {field.name for field in model._meta.get_fields()}:
+            errors["key"] = _("字段标识与系统字段重名。")
+        if errors:
+            raise ValidationError(errors)
+
+
+class CustomerKind(models.TextChoices):
+    COMPANY = "company", _("企业")
+    PERSON = "person", _("个人")
+
+
+class DealStatus(models.TextChoices):
+    NONE = "none", _("未成交")
+    WON = "won", _("已成交")
+
+
+class CustomerQuerySet(ScopedQuerySet):
+    """Customers a user may see: their data scope over owner/department, plus the customers they
+    are an active team member of; never those in the recycle bin (see ``in_recycle_bin``)."""
+
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def in_recycle_bin(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def scope_q(self, user, *, prefix=""):
+        """The scope rule, for customers or — with ``prefix="customer__"`` — for rows that belong
+        to a customer (contacts, later follow-ups); the only place the rule lives."""
+        owned = scope_filter(user, owner_field=f"{prefix}owner", department_field=f"{prefix}department")
+        if not owned:  # Q(): the "all" scope. (Q() | x would narrow it to x.)
+            return owned
+        return owned | team_member_q(CustomerTeamMember, user, prefix=prefix)
+
+    def visible_to(self, user):
+        return self.alive().filter(self.scope_q(user))
+
+    def recycle_bin_visible_to(self, user):
+        """Deleted customers the user could see before they were deleted (to restore them)."""
+        return self.in_recycle_bin().filter(self.scope_q(user))
+
+    def editable_by(self, user):
+        """The rows ``user`` may change: within their data scope, or shared with them read-write;
+        a read-only team member may not. (Model permissions are checked by the callers.)"""
+        owned = scope_filter(user)
+        if owned:  # not the "all" scope
+            owned |= team_member_q(CustomerTeamMember, user, access=TeamAccess.WRITE)
+        return self.alive().filter(owned)
+
+
+class Customer(OwnedModel):
+    name = models.CharField(_("客户名称"), max_length=200)
+    kind = models.CharField(_("类型"), max_length=16, choices=CustomerKind.choices, default=CustomerKind.COMPANY)
+    credit_code = CreditCodeField(_("统一社会信用代码"), blank=True)
+    mobile = CnMobileField(_("手机"), blank=True)
+    phone = CnPhoneField(_("电话"), blank=True)
+    email = models.EmailField(_("邮箱"), blank=True)
+    industry = models.ForeignKey(
+        Industry, verbose_name=_("行业"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.ForeignKey(
+        Source, verbose_name=_("来源"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    level = models.ForeignKey(
+        CustomerLevel, verbose_name=_("等级"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("标签"), blank=True, related_name="customers")
+    province = models.CharField(_("省份"), max_length=6, blank=True)
+    city = models.CharField(_("城市"), max_length=6, blank=True)
+    district = models.CharField(_("区县"), max_length=6, blank=True)
+    address = models.CharField(_("详细地址"), max_length=200, blank=True)
+    website = models.URLField(_("网址"), max_length=200, blank=True)
+    deal_status = models.CharField(_("成交状态"), max_length=8, choices=DealStatus.choices, default=DealStatus.NONE)
+    deal_at = models.DateTimeField(_("成交时间"), null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(_("下次联系时间"), null=True, blank=True)
+    last_follow_up_at = models.DateTimeField(_("最近跟进时间"), null=True, blank=True)
+    remark = models.TextField(_("备注"), blank=True)
+    custom_fields = models.JSONField(_("自定义字段"), default=dict, blank=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+    deleted_at = models.DateTimeField(_("删除时间"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("删除人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Name, credit code, e-mails, phone digits and contact names in one string, kept by
+    # customers.services.customer_search_refresh; the one column the search box reads.
+    search_text = models.TextField(editable=False, blank=True, default="")
+
+    objects = CustomerQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["search_text", "updated_at"], m2m_fields=[tags])
+
+    class Meta:
+        verbose_name = _("客户")
+        verbose_name_plural = _("客户")
+        permissions = [
+            ("transfer_customer", _("可以转移客户")),
+            ("view_full_contact", _("可以查看完整联系方式")),
+        ]
+        indexes = [
+            GinIndex(OpClass("search_text", name="gin_trgm_ops"), name="customer_search_trgm"),
+            GinIndex(OpClass("name", name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(OpClass("custom_fields", name="jsonb_path_ops"), name="customer_custom_fields_gin"),
+            # The list's default order, live rows only; per owner and per department for scoped lists.
+            models.Index(
+                fields=["-updated_at", "-id"], name="customer_live_recent", condition=Q(deleted_at__isnull=True)
+            ),
+            models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_recent"),
+            models.Index(fields=["department", "-updated_at", "-id"], name="customer_dept_recent"),
+            models.Index(fields=["next_follow_up_at"], name="customer_next_follow_up"),
+            models.Index(fields=["last_follow_up_at"], name="customer_last_follow_up"),
+            models.Index(fields=["deleted_at"], name="customer_deleted", condition=Q(deleted_at__isnull=False)),
+            models.Index(fields=["mobile"], name="customer_mobile", condition=~Q(mobile="")),
+            models.Index(fields=["credit_code"], name="customer_credit_code", condition=~Q(credit_code="")),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerTeamMember(TeamMemberBase):
+    """One guardian object permission on one customer (see staff.teams)."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="team_rows")
+
+    class Meta(TeamMemberBase.Meta):
+        verbose_name = _("客户团队成员")
+        verbose_name_plural = _("客户团队成员")
+        indexes = [models.Index(fields=["user", "permission", "content_object"], name="customer_team_user_idx")]
+
+
+class ContactQuerySet(models.QuerySet):
+    """Contacts are seen through their customer: the customer's scope is theirs."""
+
+    def visible_to(self, user):
+        return self.filter(customer__deleted_at__isnull=True).filter(
+            Customer.objects.scope_q(user, prefix="customer__")
+        )
+
+
+class Contact(TimeStampedModel):
+    customer = models.ForeignKey(Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("姓名"), max_length=50)
+    title = models.CharField(_("职务"), max_length=50, blank=True)
+    mobile = CnMobileField(_("手机"), blank=True)
+    email = models.EmailField(_("邮箱"), blank=True)
+    wechat = models.CharField(_("微信号"), max_length=50, blank=True)
+    birthday = models.DateField(_("生日"), null=True, blank=True)
+    is_primary = models.BooleanField(_("主要联系人"), default=False)
+    remark = models.TextField(_("备注"), blank=True)
+    custom_fields = models.JSONField(_("自定义字段"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = ContactQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("联系人")
+        verbose_name_plural = _("联系人")
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_primary=True), name="contact_one_primary_per_customer"
+            )
+        ]
+        indexes = [models.Index(fields=["customer", "-updated_at"], name="contact_customer_recent")]
+
+    def __str__(self):
+        return self.name
+
+
+class SavedView(TimeStampedModel):
+    """A user's own saved filter on a list (我的视图): the query string of the list's filters."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("员工"), on_delete=models.CASCADE, related_name="saved_views"
+    )
+    target = models.CharField(_("列表"), max_length=16, choices=CustomFieldTarget.choices, default="customer")
+    name = models.CharField(_("名称"), max_length=30)
+    params = models.JSONField(_("筛选条件"), default=dict)
+
+    class Meta:
+        verbose_name = _("保存的视图")
+        verbose_name_plural = _("保存的视图")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "target", "name"], name="saved_view_unique_name_per_user")
+        ]
+
+    def __str__(self):
+        return self.name

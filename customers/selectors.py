@@ -1,0 +1,296 @@
+"""Reads of customers and contacts. Every read starts from ``visible_to(user)`` (data scope plus
+team members); lists get their related rows in a fixed number of queries."""
+
+import re
+
+from django.conf import settings
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db.models import Case, Exists, FloatField, OuterRef, Prefetch, Value, When
+from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Contact, Customer, CustomerTeamMember, Tag
+from staff import teams
+from staff.scope import get_for_user
+
+FULL_CONTACT_PERMISSION = "customers.view_full_contact"
+
+
+def _member_exists(user, prefix=""):
+    rows = CustomerTeamMember.objects.active().filter(
+        content_object=OuterRef(f"{prefix}pk"), user_id=user.pk, permission__codename="view_customer"
+    )
+    return Exists(rows)
+
+
+def customer_list(*, user):
+    """The customers ``user`` may see, ready for a list: lookups joined, tags prefetched, and
+    ``viewer_is_member`` (whether the user is on its team) for masking — a fixed number of
+    queries whatever the page size."""
+    return (
+        Customer.objects.visible_to(user)
+        .select_related("level", "source", "industry", "owner", "department")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .annotate(viewer_is_member=_member_exists(user))
+    )
+
+
+def customer_get_for_user(*, user, pk):
+    """One customer the user may see, or 404 — the same for missing, deleted and out of scope."""
+    return get_for_user(customer_list(user=user), user=user, pk=pk)
+
+
+def customer_recycle_bin(*, user):
+    """Deleted customers the user could see, most recently deleted first."""
+    return (
+        Customer.objects.recycle_bin_visible_to(user)
+        .select_related("level", "source", "industry", "owner", "department", "deleted_by")
+        .prefetch_related("tags")
+        .annotate(viewer_is_member=_member_exists(user))
+    )
+
+
+def customer_recycle_bin_get(*, user, pk):
+    try:
+        return customer_recycle_bin(user=user).get(pk=pk)
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        from django.http import Http404
+
+        raise Http404 from None
+
+
+def customer_editable(*, user, customer):
+    return Customer.objects.editable_by(user).filter(pk=customer.pk).exists()
+
+
+# --- masking ------------------------------------------------------------------------------------
+
+
+def sees_full_contact(*, user, customer):
+    """Owner and team members see phone numbers and e-mails in full. Holders of "view full
+    contact details" see them masked like everyone else and reveal them one customer at a time
+    (audit-logged) — unless CONTACT_REVEAL_REQUIRED is off, when they see them in full."""
+    if user.is_superuser and not settings.CONTACT_REVEAL_REQUIRED:
+        return True
+    if customer.owner_id == user.pk:
+        return True
+    member = getattr(customer, "viewer_is_member", None)
+    if member is None:
+        member = teams.is_team_member(CustomerTeamMember, customer, user)
+    if member:
+        return True
+    return not settings.CONTACT_REVEAL_REQUIRED and user.has_perm(FULL_CONTACT_PERMISSION)
+
+
+def contact_sees_full(*, user, contact):
+    customer = contact.customer
+    member = getattr(contact, "viewer_is_member", None)
+    if member is not None:
+        customer.viewer_is_member = member
+    return sees_full_contact(user=user, customer=customer)
+
+
+def can_reveal(*, user, customer):
+    """Who may press "查看完整号码" on a customer they can see (those who already see full values
+    may too; it is logged all the same)."""
+    return user.has_perm(FULL_CONTACT_PERMISSION) or sees_full_contact(user=user, customer=customer)
+
+
+# --- search -------------------------------------------------------------------------------------
+
+DIGITS = re.compile(r"\d")
+SEARCH_MAX_LENGTH = 100
+
+
+def search_term(q):
+    """The query as searched: trimmed, and a phone number typed with spaces or dashes
+    ("138-0013 8000") reduced to its digits."""
+    q = (q or "").strip()[:SEARCH_MAX_LENGTH]
+    compact = re.sub(r"[\s\-()+]", "", q)
+    if len(compact) >= 4 and compact.isdigit():
+        return compact
+    return q
+
+
+def customer_search(queryset, q):
+    """Customers matching ``q`` anywhere in name, contact names, phone digits, e-mail or credit
+    code (substring, trigram GIN index), or a name close to it despite a typo (word similarity);
+    annotated with ``search_rank`` (exact name > name prefix > name substring > elsewhere >
+    similarity) for ordering."""
+    term = search_term(q)
+    if not term:
+        return queryset
+    similarity = TrigramWordSimilarity(term, "name")
+    rank = Case(
+        When(name__iexact=term, then=Value(4.0)),
+        When(name__istartswith=term, then=Value(3.0)),
+        When(name__icontains=term, then=Value(2.0)),
+        When(search_text__icontains=term, then=Value(1.0)),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    return queryset.filter(_search_q(term)).annotate(
+        search_rank=Cast(rank + Greatest(similarity, Value(0.0)), FloatField())
+    )
+
+
+def _search_q(term):
+    from django.db.models import Q
+
+    query = Q(search_text__icontains=term)
+    if not term.isdigit() and len(term) >= 2:
+        query |= Q(name__trigram_word_similar=term)
+    return query
+
+
+def capped_count(queryset, limit=None):
+    """(count, capped): exact up to ``limit`` rows (LIST_COUNT_LIMIT), then (limit, True) — a
+    bounded scan instead of counting a whole 500,000-row scope on every page load."""
+    limit = limit or settings.LIST_COUNT_LIMIT
+    count = queryset.order_by()[: limit + 1].count()
+    return (limit, True) if count > limit else (count, False)
+
+
+# --- saved views (视图) --------------------------------------------------------------------------
+
+
+def _start_of_today():
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _view_mine(queryset, user):
+    return queryset.filter(owner_id=user.pk)
+
+
+def _view_subordinates(queryset, user):
+    from staff.scope import subordinates_subquery
+
+    return queryset.filter(owner_id__in=subordinates_subquery(user))
+
+
+def _view_today(queryset, user):
+    from datetime import timedelta
+
+    return queryset.filter(next_follow_up_at__lt=_start_of_today() + timedelta(days=1))
+
+
+def _view_stale(queryset, user, days=30):
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    cutoff = timezone.now() - timedelta(days=days)
+    return queryset.filter(Q(last_follow_up_at__lt=cutoff) | Q(last_follow_up_at__isnull=True, created_at__lt=cutoff))
+
+
+def _view_key(queryset, user):
+    from customers.models import CustomerLevel
+
+    top = CustomerLevel.objects.order_by("priority", "code").values("priority")[:1]
+    return queryset.filter(level__priority=top)
+
+
+BUILTIN_VIEWS = {
+    "mine": (_view_mine, "我的客户"),
+    "subordinates": (_view_subordinates, "下属的客户"),
+    "today": (_view_today, "今日需联系"),
+    "stale30": (_view_stale, "30天未跟进"),
+    "key": (_view_key, "重点客户"),
+}
+
+
+def builtin_views():
+    return [{"key": key, "name": _(label)} for key, (_fn, label) in BUILTIN_VIEWS.items()]
+
+
+def apply_view(queryset, user, key):
+    view = BUILTIN_VIEWS.get(key)
+    return view[0](queryset, user) if view else queryset
+
+
+def saved_view_list(*, user, target="customer"):
+    return user.saved_views.filter(target=target)
+
+
+# --- history and timeline -----------------------------------------------------------------------
+
+HISTORY_HIDDEN = {"search_text", "updated_at", "version", "deleted_by"}
+
+
+def customer_history(*, user, customer, limit=200):
+    """The customer's changes, newest first: who, when, and per field old → new, with the same
+    masking and hidden fields as the record itself."""
+    from customers.presenters import Presenter, present_history_value
+
+    presenter = Presenter(user, "customer")
+    hidden = presenter.hidden | HISTORY_HIDDEN
+    full = sees_full_contact(user=user, customer=customer)
+    records = list(
+        customer.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
+    )
+    entries = []
+    for index, record in enumerate(records[:limit]):
+        previous = records[index + 1] if index + 1 < len(records) else None
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous, foreign_keys_are_objs=False)
+            for change in delta.changes:
+                if change.field in hidden:
+                    continue
+                changes.append(
+                    {
+                        "field": change.field,
+                        "label": str(Customer._meta.get_field(change.field).verbose_name),
+                        "old": present_history_value(change.field, change.old, full=full, presenter=presenter),
+                        "new": present_history_value(change.field, change.new, full=full, presenter=presenter),
+                    }
+                )
+        entries.append(
+            {
+                "id": record.history_id,
+                "at": record.history_date,
+                "user": record.history_user_id,
+                "user_name": str(record.history_user) if record.history_user else "",
+                "type": {"+": "created", "~": "changed", "-": "deleted"}[record.history_type],
+                "reason": record.history_change_reason or "",
+                "changes": changes,
+            }
+        )
+    return entries
+
+
+# Later apps add timeline sources: callables (user=, customer=) -> [entries with "at"].
+TIMELINE_SOURCES = {}
+
+
+def customer_timeline(*, user, customer):
+    """One chronological timeline (newest first): field changes now; follow-ups, deals, contracts
+    and payments join as their apps register sources."""
+    entries = [{"kind": "history", **entry} for entry in customer_history(user=user, customer=customer)]
+    for source in TIMELINE_SOURCES.values():
+        entries.extend(source(user=user, customer=customer))
+    return sorted(entries, key=lambda entry: entry["at"], reverse=True)
+
+
+def customer_team_members(*, customer):
+    return teams.team_members_of(CustomerTeamMember, customer)
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+def contact_list(*, user):
+    return (
+        Contact.objects.visible_to(user)
+        .select_related("customer")
+        .annotate(viewer_is_member=_member_exists(user, prefix="customer__"))
+    )
+
+
+def contact_get_for_user(*, user, pk):
+    return get_for_user(contact_list(user=user), user=user, pk=pk)
+
+
+def contacts_of(*, user, customer):
+    return contact_list(user=user).filter(customer=customer)

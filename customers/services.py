@@ -1,0 +1,438 @@
+"""Writes on customers and contacts. Every caller — API, web pages, imports, tasks — comes here;
+validation runs through the forms in ``customers.forms`` (built-in and custom fields alike)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
+
+from audit.models import AuditAction
+from audit.services import audit_record, audit_record_many
+from crm.errors import ConflictError, DomainError
+from customers.forms import ContactForm, CustomerForm
+from customers.models import Contact, Customer, CustomerTeamMember, SavedView
+from staff import teams
+from staff.fieldperms import field_access
+from staff.models import FieldAccess
+
+# Customers one transfer request may move (larger moves: several requests, or the import tools).
+TRANSFER_BATCH_LIMIT = 1000
+
+# Later apps register what follows a transfer (open deals, tasks): callables taking
+# (user=, customer_ids=, to_owner=, options=) and returning how many rows they moved.
+TRANSFER_FOLLOWERS = {}
+
+
+class FormValidationError(DomainError):
+    """Invalid input (400, errors per field; custom fields nested under ``custom_fields``) that
+    carries the bound form, so a page can show the errors inline."""
+
+    def __init__(self, form, errors):
+        super().__init__(_("提交的数据有误，请检查后重试。"), code="invalid", fields=errors)
+        self.form = form
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _api_errors(form):
+    """Form errors in the API's shape: custom fields under ``custom_fields``."""
+    errors, custom = {}, {}
+    for name, messages in form.errors.items():
+        if name.startswith("cf_"):
+            custom[name[3:]] = list(messages)
+        else:
+            errors[name] = list(messages)
+    if custom:
+        errors["custom_fields"] = custom
+    return errors
+
+
+def _current_values(form_class, instance):
+    """The instance as form input, so a partial update validates the whole record."""
+    form = form_class(instance=instance)
+    data = {}
+    for name in form.fields:
+        value = form.initial.get(name)
+        if name == "tags":
+            value = [tag.pk for tag in value] if value else []
+        elif hasattr(value, "pk"):
+            value = value.pk
+        data[name] = value
+    return data
+
+
+def _check_writable(user, target, data, instance):
+    """A field the user may not change (read-only or hidden for their roles) must not be sent
+    with a different value: the request is refused and nothing is written."""
+    access = field_access(user, target)
+    if not access:
+        return
+    refused = {}
+    current_custom = (instance.custom_fields if instance is not None else {}) or {}
+    for name, value in data.items():
+        if name == "custom_fields" and isinstance(value, dict):
+            for key, custom_value in value.items():
+                if access.get(f"cf.{key}", FieldAccess.EDITABLE) != FieldAccess.EDITABLE:
+                    if current_custom.get(key) != custom_value:
+                        refused.setdefault("custom_fields", {})[key] = [_("无权修改该字段。")]
+            continue
+        if access.get(name, FieldAccess.EDITABLE) == FieldAccess.EDITABLE:
+            continue
+        if _same_value(instance, name, value):
+            continue
+        refused[name] = [_("无权修改该字段。")]
+    if refused:
+        raise DomainError(_("包含无权修改的字段。"), code="field_not_writable", fields=refused, status=403)
+
+
+def _same_value(instance, name, value):
+    """Whether ``value`` (as sent) equals the stored one, so re-sending a read-only field unchanged
+    (a client that posts the whole record) is not a change."""
+    empty = (None, "", [])
+    if instance is None:
+        return value in empty
+    if name == "tags":
+        try:
+            sent = sorted(int(tag) for tag in value or [])
+        except (TypeError, ValueError):
+            return False
+        return sent == sorted(instance.tags.values_list("pk", flat=True))
+    try:
+        field = instance._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    current = getattr(instance, field.attname)
+    if value in empty and current in empty:
+        return True
+    if hasattr(current, "isoformat") and isinstance(value, str):
+        return current.isoformat() == value or str(current) == value
+    return str(current) == str(value)
+
+
+def _validated_form(form_class, *, user, data, instance=None):
+    data = dict(data)
+    custom = data.pop("custom_fields", None)
+    if custom is not None and not isinstance(custom, dict):
+        raise DomainError(_("自定义字段应为对象。"), fields={"custom_fields": [_("自定义字段应为对象。")]})
+    # Omitted fields keep their stored values (or, on create, the model's defaults).
+    merged = _current_values(form_class, instance if instance is not None else form_class._meta.model())
+    merged.update(data)
+    for key, value in (custom or {}).items():
+        merged[f"cf_{key}"] = value
+    form = form_class(data=merged, instance=instance, user=user)
+    unknown = set(custom or {}) - {name[3:] for name in form.custom_field_names()}
+    if not form.is_valid() or unknown:
+        errors = _api_errors(form)
+        for key in unknown:
+            errors.setdefault("custom_fields", {})[key] = [_("未定义的自定义字段。")]
+        raise FormValidationError(form, errors)
+    return form
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(*, user, data, owner=None):
+    """A new customer owned by ``owner`` (default: the creator) in the owner's department."""
+    _check_writable(user, "customer", data, None)
+    form = _validated_form(CustomerForm, user=user, data=data)
+    customer = form.save(commit=False)
+    owner = owner or user
+    customer.owner = owner
+    customer.department_id = owner.department_id
+    customer.created_by = user
+    customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer._history_user = user
+    customer.save()
+    if form.cleaned_data.get("tags"):
+        customer.tags.set(form.cleaned_data["tags"])
+    customer_search_refresh(customer_ids=[customer.pk])
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, user, customer, version, data, change_reason=None):
+    """Change a customer the user may edit. ``version`` is the one the user last saw: if someone
+    saved in between, nothing is written and ConflictError (409) carries the current version."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ValidationError({"version": [_("请提供当前版本号 version。")]}) from None
+    if locked.version != version:
+        raise ConflictError(
+            _("该客户已被他人修改，请刷新后再保存。"),
+            code="stale_version",
+            extra={"current_version": locked.version},
+        )
+    _check_writable(user, "customer", data, locked)
+    form = _validated_form(CustomerForm, user=user, data=data, instance=locked)
+    customer = form.save(commit=False)
+    customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.version = locked.version + 1
+    if "tags" in form.fields and not form.fields["tags"].disabled:
+        customer.skip_history_when_saving = True  # one history row for the whole change, below
+        customer.tags.set(form.cleaned_data.get("tags") or [])
+        del customer.skip_history_when_saving
+    customer._history_user = user
+    customer._change_reason = change_reason
+    customer.save()
+    customer_search_refresh(customer_ids=[customer.pk])
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, user, customer, request=None):
+    """Soft delete into the recycle bin (回收站); restorable for CUSTOMER_RECYCLE_BIN_DAYS."""
+    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer.deleted_at = timezone.now()
+    customer.deleted_by = user
+    customer.version += 1
+    customer._history_user = user
+    customer._change_reason = _("删除到回收站")
+    customer.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    audit_record(actor=user, action=AuditAction.DELETE, target=customer, request=request)
+    return customer
+
+
+@transaction.atomic
+def customer_restore(*, user, customer, request=None):
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.deleted_at is None:
+        raise DomainError(_("该客户不在回收站中。"), code="not_deleted")
+    customer.deleted_at = None
+    customer.deleted_by = None
+    customer.version += 1
+    customer._history_user = user
+    customer._change_reason = _("从回收站恢复")
+    customer.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    audit_record(actor=user, action=AuditAction.RESTORE, target=customer, request=request)
+    return customer
+
+
+@transaction.atomic
+def customer_purge_recycle_bin(*, now=None):
+    """Delete for good the customers in the recycle bin longer than CUSTOMER_RECYCLE_BIN_DAYS;
+    their contacts, team members and history go with them; the audit log keeps the fact. Also
+    drops expired team-member rows. Run daily by customers.tasks."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.CUSTOMER_RECYCLE_BIN_DAYS)
+    expired = list(Customer.objects.filter(deleted_at__lt=cutoff).only("pk", "name"))
+    if expired:
+        audit_record_many(actor=None, action=AuditAction.PURGE, targets=expired)
+        ids = [customer.pk for customer in expired]
+        Customer.objects.filter(pk__in=ids).delete()
+        # After the rows: deleting them writes "deleted" history rows, which go too.
+        Customer.history.filter(id__in=ids).delete()
+        Contact.history.filter(customer_id__in=ids).delete()
+    expired_members = teams.team_members_purge_expired(CustomerTeamMember, now=now)
+    return {"purged": len(expired), "expired_team_rows": expired_members}
+
+
+@transaction.atomic
+def customer_transfer(*, user, customers, to_owner, reason, request=None, options=None):
+    """Give ``customers`` (already fetched through the user's scope) to ``to_owner``, with a reason;
+    the new owner's department comes along. Registered followers (deals, tasks) move what
+    ``options`` asks for. Returns the number of customers moved."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请填写转移原因。")]})
+    if not to_owner.is_active:
+        raise ValidationError({"to_owner": [_("该员工已停用。")]})
+    ids = sorted({customer.pk for customer in customers})
+    if not ids:
+        raise ValidationError({"customers": [_("请选择要转移的客户。")]})
+    if len(ids) > TRANSFER_BATCH_LIMIT:
+        raise ValidationError({"customers": [_("一次最多转移 %(n)s 个客户。") % {"n": TRANSFER_BATCH_LIMIT}]})
+    rows = list(Customer.objects.editable_by(user).filter(pk__in=ids).select_for_update().order_by("pk"))
+    if len(rows) != len(ids):
+        raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
+    before = {row.pk: row.owner_id for row in rows}
+    for row in rows:
+        row.owner = to_owner
+        row.department_id = to_owner.department_id
+        row.version += 1
+        row.updated_at = timezone.now()
+    # One UPDATE per 500 rows and one bulk insert of history rows.
+    bulk_update_with_history(
+        rows,
+        Customer,
+        ["owner", "department", "version", "updated_at"],
+        batch_size=500,
+        default_user=user,
+        default_change_reason=_("转移：%(reason)s") % {"reason": reason},
+    )
+    audit_record_many(
+        actor=user,
+        action=AuditAction.TRANSFER,
+        targets=rows,
+        data={"to_owner": to_owner.pk, "reason": reason, "from_owners": {str(k): v for k, v in before.items()}},
+        request=request,
+    )
+    moved = {}
+    for name, follower in TRANSFER_FOLLOWERS.items():
+        moved[name] = follower(user=user, customer_ids=ids, to_owner=to_owner, options=options or {})
+    return len(rows)
+
+
+def _check_can_share(user, customer):
+    """Owners share their customers; so does anyone who can edit it through their data scope (a
+    manager). Team members themselves cannot add more members."""
+    from staff.scope import scope_filter
+
+    if not Customer.objects.alive().filter(scope_filter(user), pk=customer.pk).exists():
+        raise DomainError(_("只有负责人或其上级可以管理团队成员。"), code="forbidden", status=403)
+
+
+@transaction.atomic
+def customer_team_member_set(*, user, customer, member, access, expires_at=None, request=None):
+    _check_can_share(user, customer)
+    if member.pk == customer.owner_id:
+        raise ValidationError({"user": [_("负责人无需加入团队。")]})
+    teams.team_member_set(
+        CustomerTeamMember, obj=customer, member=member, access=access, expires_at=expires_at, granted_by=user
+    )
+    audit_record(
+        actor=user,
+        action=AuditAction.TEAM_MEMBER_ADD,
+        target=customer,
+        data={"member": member.pk, "access": str(access), "expires_at": expires_at.isoformat() if expires_at else None},
+        request=request,
+    )
+
+
+@transaction.atomic
+def customer_team_member_remove(*, user, customer, member, request=None):
+    _check_can_share(user, customer)
+    if not teams.team_member_remove(CustomerTeamMember, obj=customer, member=member):
+        raise DomainError(_("该员工不是团队成员。"), code="not_found", status=404)
+    audit_record(
+        actor=user, action=AuditAction.TEAM_MEMBER_REMOVE, target=customer, data={"member": member.pk}, request=request
+    )
+
+
+def customer_contact_reveal(*, user, customer, request=None):
+    """ "查看完整号码": the full phone numbers and e-mails of a customer and its contacts, for a user
+    allowed to see them; every reveal is audit-logged."""
+    from customers.selectors import can_reveal
+
+    if not can_reveal(user=user, customer=customer):
+        raise DomainError(_("您没有查看完整联系方式的权限。"), code="forbidden", status=403)
+    contacts = list(customer.contacts.all().values("id", "mobile", "email", "wechat"))
+    audit_record(
+        actor=user,
+        action=AuditAction.REVEAL,
+        target=customer,
+        data={"fields": ["mobile", "phone", "email"], "contacts": [row["id"] for row in contacts]},
+        request=request,
+    )
+    hidden = {name for name, access in field_access(user, "customer").items() if access == FieldAccess.HIDDEN}
+    values = {name: getattr(customer, name) for name in ("mobile", "phone", "email") if name not in hidden}
+    contact_hidden = {name for name, access in field_access(user, "contact").items() if access == FieldAccess.HIDDEN}
+    values["contacts"] = [{key: value for key, value in row.items() if key not in contact_hidden} for row in contacts]
+    return values
+
+
+SEARCH_REFRESH_SQL = r"""
+    UPDATE customers_customer c SET search_text = concat_ws(' ',
+        c.name, c.credit_code, c.email,
+        regexp_replace(c.mobile, '\D', '', 'g'), regexp_replace(c.phone, '\D', '', 'g'),
+        (SELECT string_agg(concat_ws(' ', ct.name, ct.email, ct.mobile), ' ')
+           FROM customers_contact ct WHERE ct.customer_id = c.id))
+    WHERE c.id = ANY(%s)
+"""
+
+
+def customer_search_refresh(*, customer_ids):
+    """Rebuild the search column of these customers in one statement (bulk paths call it too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_REFRESH_SQL, [list(customer_ids)])
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+def _check_customer_editable(user, customer):
+    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+
+
+def _unset_other_primary(contact):
+    if contact.is_primary:
+        Contact.objects.filter(customer_id=contact.customer_id, is_primary=True).exclude(pk=contact.pk).update(
+            is_primary=False
+        )
+
+
+@transaction.atomic
+def contact_create(*, user, customer, data):
+    _check_customer_editable(user, customer)
+    _check_writable(user, "contact", data, None)
+    form = _validated_form(ContactForm, user=user, data=data)
+    contact = form.save(commit=False)
+    contact.customer = customer
+    contact.created_by = user
+    contact.custom_fields = form.cleaned_data["custom_fields"]
+    contact._history_user = user
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one primary at a time
+    if contact.is_primary:
+        Contact.objects.filter(customer=customer, is_primary=True).update(is_primary=False)
+    contact.save()
+    customer_search_refresh(customer_ids=[customer.pk])
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, user, contact, data):
+    _check_customer_editable(user, contact.customer)
+    data = {key: value for key, value in data.items() if key != "customer"}
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    _check_writable(user, "contact", data, locked)
+    form = _validated_form(ContactForm, user=user, data=data, instance=locked)
+    contact = form.save(commit=False)
+    contact.custom_fields = form.cleaned_data["custom_fields"]
+    contact._history_user = user
+    _unset_other_primary(contact)
+    contact.save()
+    customer_search_refresh(customer_ids=[contact.customer_id])
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, user, contact, request=None):
+    _check_customer_editable(user, contact.customer)
+    audit_record(actor=user, action=AuditAction.DELETE, target=contact, request=request)
+    contact._history_user = user
+    customer_id = contact.customer_id
+    contact.delete()
+    customer_search_refresh(customer_ids=[customer_id])
+
+
+# --- saved views --------------------------------------------------------------------------------
+
+
+def saved_view_create(*, user, name, params, target="customer"):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("请填写视图名称。")]})
+    if not isinstance(params, dict):
+        raise ValidationError({"params": [_("筛选条件应为对象。")]})
+    if SavedView.objects.filter(user=user, target=target, name=name).exists():
+        raise ValidationError({"name": [_("已有同名视图。")]})
+    return SavedView.objects.create(user=user, target=target, name=name, params=params)
+
+
+def saved_view_delete(*, user, view):
+    if view.user_id != user.pk:
+        raise DomainError(_("未找到。"), code="not_found", status=404)
+    view.delete()

