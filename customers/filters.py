@@ -31,7 +31,9 @@ from staff.models import Department, User
 
 
 class CustomerFilterSet(SyncFilterSet):
-    q = django_filters.CharFilter(method="filter_q", label=_("搜索"))
+    # Two characters at least: a one-character query would match a large share of all customers
+    # and can only be answered by reading every row.
+    q = django_filters.CharFilter(method="filter_q", label=_("搜索"), min_length=2, max_length=100)
     view = django_filters.ChoiceFilter(
         method="filter_view",
         choices=[(key, label) for key, (_fn, label) in selectors.BUILTIN_VIEWS.items()],

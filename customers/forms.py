@@ -64,7 +64,9 @@ class CustomerForm(_RecordForm):
     tags = forms.ModelMultipleChoiceField(Tag.objects.all(), label=_("标签"), required=False)
     website = forms.URLField(label=_("网址"), required=False, max_length=200, assume_scheme="https")
     next_follow_up_at = forms.DateTimeField(
-        label=_("下次联系时间"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("下次联系时间"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
     class Meta:

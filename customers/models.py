@@ -179,13 +179,25 @@ class CustomerQuerySet(ScopedQuerySet):
         """Deleted customers the user could see before they were deleted (to restore them)."""
         return self.in_recycle_bin().filter(self.scope_q(user))
 
-    def editable_by(self, user):
+    def editable_q(self, user):
         """The rows ``user`` may change: within their data scope, or shared with them read-write;
         a read-only team member may not. (Model permissions are checked by the callers.)"""
         owned = scope_filter(user)
         if owned:  # not the "all" scope
             owned |= team_member_q(CustomerTeamMember, user, access=TeamAccess.WRITE)
-        return self.alive().filter(owned)
+        return owned
+
+    def editable_by(self, user):
+        return self.alive().filter(self.editable_q(user))
+
+    def shareable_by(self, user):
+        """The rows whose team ``user`` may manage: their own and those in their data scope (a
+        manager's); a team member cannot share further."""
+        return self.alive().filter(scope_filter(user))
+
+
+# Kept at module level too: customer_create writes its one "created" row through it, after the tags.
+CUSTOMER_HISTORY = HistoricalRecords(excluded_fields=["search_text", "updated_at"], m2m_fields=["tags"])
 
 
 class Customer(OwnedModel):
@@ -231,7 +243,7 @@ class Customer(OwnedModel):
     search_text = models.TextField(editable=False, blank=True, default="")
 
     objects = CustomerQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["search_text", "updated_at"], m2m_fields=[tags])
+    history = CUSTOMER_HISTORY
 
     class Meta:
         verbose_name = _("客户")

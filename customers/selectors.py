@@ -5,7 +5,7 @@ import re
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramWordSimilarity
-from django.db.models import Case, Exists, FloatField, OuterRef, Prefetch, Value, When
+from django.db.models import Case, Exists, FloatField, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +64,12 @@ def customer_editable(*, user, customer):
     return Customer.objects.editable_by(user).filter(pk=customer.pk).exists()
 
 
+def customer_team_manageable(*, user, customer):
+    """Whether ``user`` may add or remove the customer's team members (owner or a manager whose
+    data scope holds it; not a team member)."""
+    return Customer.objects.shareable_by(user).filter(pk=customer.pk).exists()
+
+
 # --- masking ------------------------------------------------------------------------------------
 
 
@@ -104,20 +110,32 @@ SEARCH_MAX_LENGTH = 100
 
 
 def search_term(q):
-    """The query as searched: trimmed, and a phone number typed with spaces or dashes
-    ("138-0013 8000") reduced to its digits."""
-    q = (q or "").strip()[:SEARCH_MAX_LENGTH]
+    """The query as searched: trimmed, lower-cased, and a phone number typed with spaces or
+    dashes ("138-0013 8000") reduced to its digits."""
+    q = " ".join((q or "").split())[:SEARCH_MAX_LENGTH].lower()
     compact = re.sub(r"[\s\-()+]", "", q)
     if len(compact) >= 4 and compact.isdigit():
         return compact
     return q
 
 
+def search_q(term):
+    """Rows whose search column holds ``term`` — every branch answered by the trigram index:
+    three or more characters as a substring (LIKE '%term%'); two characters as one of the stored
+    two-character words (LIKE '% 华为 %'); and names within a typo of a 3+ character term (word
+    similarity). A single character still matches, by a scan."""
+    if len(term) == 2 and " " not in term:
+        return Q(search_text__contains=f" {term} ")
+    query = Q(search_text__contains=term)
+    if len(term) >= 3 and not term.isdigit():
+        query |= Q(name__trigram_word_similar=term)
+    return query
+
+
 def customer_search(queryset, q):
-    """Customers matching ``q`` anywhere in name, contact names, phone digits, e-mail or credit
-    code (substring, trigram GIN index), or a name close to it despite a typo (word similarity);
-    annotated with ``search_rank`` (exact name > name prefix > name substring > elsewhere >
-    similarity) for ordering."""
+    """Customers matching ``q`` in name, contact names, phone digits, e-mail or credit code, or a
+    name close to it despite a typo; annotated with ``search_rank`` (exact name > name prefix >
+    name substring > elsewhere, plus trigram similarity) for ordering."""
     term = search_term(q)
     if not term:
         return queryset
@@ -126,22 +144,13 @@ def customer_search(queryset, q):
         When(name__iexact=term, then=Value(4.0)),
         When(name__istartswith=term, then=Value(3.0)),
         When(name__icontains=term, then=Value(2.0)),
-        When(search_text__icontains=term, then=Value(1.0)),
+        When(search_text__contains=term, then=Value(1.0)),
         default=Value(0.0),
         output_field=FloatField(),
     )
-    return queryset.filter(_search_q(term)).annotate(
+    return queryset.filter(search_q(term)).annotate(
         search_rank=Cast(rank + Greatest(similarity, Value(0.0)), FloatField())
     )
-
-
-def _search_q(term):
-    from django.db.models import Q
-
-    query = Q(search_text__icontains=term)
-    if not term.isdigit() and len(term) >= 2:
-        query |= Q(name__trigram_word_similar=term)
-    return query
 
 
 def capped_count(queryset, limit=None):

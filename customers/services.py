@@ -14,7 +14,7 @@ from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
 from crm.errors import ConflictError, DomainError
 from customers.forms import ContactForm, CustomerForm
-from customers.models import Contact, Customer, CustomerTeamMember, SavedView
+from customers.models import CUSTOMER_HISTORY, Contact, Customer, CustomerTeamMember, SavedView
 from staff import teams
 from staff.fieldperms import field_access
 from staff.models import FieldAccess
@@ -149,9 +149,12 @@ def customer_create(*, user, data, owner=None):
     customer.created_by = user
     customer.custom_fields = form.cleaned_data["custom_fields"]
     customer._history_user = user
+    # One "created" history row that already lists the tags: rows and tags first, then the record.
+    customer.skip_history_when_saving = True
     customer.save()
-    if form.cleaned_data.get("tags"):
-        customer.tags.set(form.cleaned_data["tags"])
+    customer.tags.set(form.cleaned_data.get("tags") or [])
+    del customer.skip_history_when_saving
+    CUSTOMER_HISTORY.create_historical_record(customer, "+")
     customer_search_refresh(customer_ids=[customer.pk])
     return customer
 
@@ -210,6 +213,8 @@ def customer_restore(*, user, customer, request=None):
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.deleted_at is None:
         raise DomainError(_("该客户不在回收站中。"), code="not_deleted")
+    if not Customer.objects.in_recycle_bin().filter(Customer.objects.editable_q(user), pk=customer.pk).exists():
+        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
     customer.deleted_at = None
     customer.deleted_by = None
     customer.version += 1
@@ -286,11 +291,9 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
 
 
 def _check_can_share(user, customer):
-    """Owners share their customers; so does anyone who can edit it through their data scope (a
-    manager). Team members themselves cannot add more members."""
-    from staff.scope import scope_filter
+    from customers.selectors import customer_team_manageable
 
-    if not Customer.objects.alive().filter(scope_filter(user), pk=customer.pk).exists():
+    if not customer_team_manageable(user=user, customer=customer):
         raise DomainError(_("只有负责人或其上级可以管理团队成员。"), code="forbidden", status=403)
 
 
@@ -343,12 +346,15 @@ def customer_contact_reveal(*, user, customer, request=None):
     return values
 
 
+# Lower-cased, space-delimited words: name and its two-character pieces (crm_bigrams, migration
+# 0003), credit code, e-mail, phone digits, and the same for each contact. See selectors.search_q.
 SEARCH_REFRESH_SQL = r"""
-    UPDATE customers_customer c SET search_text = concat_ws(' ',
-        c.name, c.credit_code, c.email,
+    UPDATE customers_customer c SET search_text = lower(concat_ws(' ', '',
+        c.name, crm_bigrams(c.name), c.credit_code, c.email,
         regexp_replace(c.mobile, '\D', '', 'g'), regexp_replace(c.phone, '\D', '', 'g'),
-        (SELECT string_agg(concat_ws(' ', ct.name, ct.email, ct.mobile), ' ')
-           FROM customers_contact ct WHERE ct.customer_id = c.id))
+        (SELECT string_agg(concat_ws(' ', ct.name, crm_bigrams(ct.name), ct.email, ct.mobile), ' ')
+           FROM customers_contact ct WHERE ct.customer_id = c.id),
+        ''))
     WHERE c.id = ANY(%s)
 """
 

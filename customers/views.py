@@ -193,8 +193,6 @@ def _use_region_selects(form):
 def _prepare_form(form, *, masked=(), placeholders=None):
     """Bootstrap touches the shared forms leave to pages: datetime-local values, tag checkboxes,
     region selects, ``is-invalid`` on fields with errors, masked values as placeholders."""
-    if "next_follow_up_at" in form.fields:
-        form.fields["next_follow_up_at"].widget.format = "%Y-%m-%dT%H:%M"
     if "tags" in form.fields and not isinstance(form.fields["tags"].widget, forms.CheckboxSelectMultiple):
         field = form.fields["tags"]
         field.widget = forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
@@ -444,6 +442,7 @@ def customer_list(request):
         "last_row": offset + len(rows),
         "sort": sort,
         "sort_links": _sort_links(sort),
+        "default_sort": DEFAULT_SORT,
         "q": request.GET.get("q", ""),
         "view_key": request.GET.get("view", ""),
         "builtin_views": builtin,
@@ -698,8 +697,8 @@ def customer_edit(request, pk):
         raise PermissionDenied
     full = selectors.sees_full_contact(user=user, customer=customer)
     layout = CustomerForm(instance=customer, user=user)
-    masked = _masked_names(layout, full=full)
-    hints = _masked_hints(Presenter(user, "customer"), customer, masked)
+    hints = _masked_hints(Presenter(user, "customer"), customer, _masked_names(layout, full=full))
+    masked = set(hints)  # only fields with a stored value have something to hide
     if request.method == "POST":
         version = request.POST.get("version", "")
         try:
@@ -855,7 +854,9 @@ def _detail_context(request, customer, *, revealed=None):
     ]
 
     editable = selectors.customer_editable(user=user, customer=customer)
-    can_manage_team = user.has_perm("customers.change_customer") and _can_manage_team(user, customer)
+    can_manage_team = user.has_perm("customers.change_customer") and selectors.customer_team_manageable(
+        user=user, customer=customer
+    )
     members = selectors.customer_team_members(customer=customer)
     member_ids = {entry["user"].pk for entry in members}
     return {
@@ -887,14 +888,6 @@ def _detail_context(request, customer, *, revealed=None):
         "team_accesses": TeamAccess.choices,
         "timeline": _timeline(user, customer),
     }
-
-
-def _can_manage_team(user, customer):
-    """Whether the service would let ``user`` share this customer (owner or anyone with it in
-    their data scope — not team members themselves)."""
-    from staff.scope import scope_filter
-
-    return Customer.objects.alive().filter(scope_filter(user), pk=customer.pk).exists()
 
 
 def _contacts(request, customer, *, revealed=None):
@@ -1094,8 +1087,9 @@ def contact_edit(request, pk, contact_pk):
     customer = _editable_customer(request, pk)
     contact = _customer_contact(request, pk, contact_pk)
     layout = ContactForm(instance=contact, user=user)
-    masked = _masked_names(layout, full=selectors.contact_sees_full(user=user, contact=contact))
-    hints = _masked_hints(Presenter(user, "contact"), contact, masked)
+    masked_names = _masked_names(layout, full=selectors.contact_sees_full(user=user, contact=contact))
+    hints = _masked_hints(Presenter(user, "contact"), contact, masked_names)
+    masked = set(hints)  # only fields with a stored value have something to hide
     if request.method == "POST":
         try:
             services.contact_update(

@@ -3,7 +3,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from staff.models import Department, Role, User
+from audit.models import AuditAction
+from audit.services import audit_record
+from staff.models import Department, FieldPermission, Role, User
 
 # Roles replace groups: one place for permissions and data scope.
 admin.site.unregister(Group)
@@ -24,12 +26,40 @@ class DepartmentAdmin(admin.ModelAdmin):
         return f"{'— ' * obj.depth}{obj.name}"
 
 
+class FieldPermissionInline(admin.TabularInline):
+    """字段权限: per field of customers/contacts (custom fields as ``cf.<key>``), hidden or read-only
+    for this role. Fields without a row are editable."""
+
+    model = FieldPermission
+    extra = 1
+    fields = ["target", "field", "access"]
+
+
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
     list_display = ["name", "data_scope", "description"]
     list_filter = ["data_scope"]
     search_fields = ["name"]
     filter_horizontal = ["permissions"]
+    inlines = [FieldPermissionInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        role = form.instance
+        audit_record(
+            actor=request.user,
+            action=AuditAction.PERMISSION_CHANGE,
+            target=role,
+            data={
+                "data_scope": role.data_scope,
+                "permissions": sorted(role.permissions.values_list("codename", flat=True)),
+                "field_permissions": sorted(
+                    f"{target}.{field}:{access}"
+                    for target, field, access in role.field_permissions.values_list("target", "field", "access")
+                ),
+            },
+            request=request,
+        )
 
 
 @admin.register(User)
@@ -47,6 +77,23 @@ class UserAdmin(DjangoUserAdmin):
         (_("权限"), {"fields": ["is_active", "is_staff", "is_superuser", "user_permissions"]}),
         (_("重要日期"), {"fields": ["last_login", "date_joined"]}),
     ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        audit_record(
+            actor=request.user,
+            action=AuditAction.PERMISSION_CHANGE,
+            target=user,
+            data={
+                "roles": sorted(user.roles.values_list("name", flat=True)),
+                "is_superuser": user.is_superuser,
+                "is_active": user.is_active,
+                "permissions": sorted(user.user_permissions.values_list("codename", flat=True)),
+            },
+            request=request,
+        )
+
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["username", "display_name", "mobile", "password1", "password2"]}),
         (_("组织"), {"fields": ["department", "manager", "roles"]}),

@@ -291,7 +291,10 @@ class SavedViewViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.De
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.saved_view_create(
-            user=self.request.user, name=data["name"], params=data["params"], target=data.get("target", "customer")
+            user=self.request.user,
+            name=data["name"],
+            params=data.get("params", {}),
+            target=data.get("target", "customer"),
         )
 
     def perform_destroy(self, view):

@@ -45,9 +45,7 @@ def budget():
 @pytest.fixture
 def owned(org):
     """A customer of east_rep with numbers, seen masked by their lead (east_lead)."""
-    return make_customer(
-        org.east_rep, name="华为技术（上海）有限公司", mobile="13800138000", email="zhang@example.com"
-    )
+    return make_customer(org.east_rep, name="华为技术（上海）有限公司", mobile="13800138000", email="zhang@example.com")
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -71,7 +69,9 @@ def test_list_shows_only_in_scope_customers_and_masks_numbers_for_non_owners(org
 def test_list_is_linked_from_the_navbar(org, client):
     response = logged_in(client, org.east_rep).get(LIST)
     assert response.status_code == 200
-    assert re.search(r'<a class="nav-link active" href="/customers/"\s+aria-current="page">客户</a>', page_text(response))
+    assert re.search(
+        r'<a class="nav-link active" href="/customers/"\s+aria-current="page">客户</a>', page_text(response)
+    )
 
 
 def test_list_needs_login(client):
@@ -232,9 +232,7 @@ def test_bulk_actions_need_their_permissions(org, client):
 
     from staff.tests.factories import RoleFactory, UserFactory
 
-    role = RoleFactory(
-        name="no-transfer", permissions=list(Permission.objects.exclude(codename="transfer_customer"))
-    )
+    role = RoleFactory(name="no-transfer", permissions=list(Permission.objects.exclude(codename="transfer_customer")))
     rep = UserFactory(username="rep2", department=org.departments["east"], roles=[role])
     customer = make_customer(rep, name="甲")
     response = logged_in(client, rep).post(
@@ -306,7 +304,13 @@ def test_edit_saves_and_bumps_the_version(org, client, owned):
     assert 'name="version" value="1"' in page_text(page)
     response = client.post(
         url("edit", owned.pk),
-        {"version": 1, "name": "华为技术有限公司", "kind": "company", "mobile": "13800138000", "email": "zhang@example.com"},
+        {
+            "version": 1,
+            "name": "华为技术有限公司",
+            "kind": "company",
+            "mobile": "13800138000",
+            "email": "zhang@example.com",
+        },
         follow=True,
     )
     assert "已保存" in messages_of(response)
@@ -352,16 +356,16 @@ def test_edit_form_never_shows_full_numbers_to_a_masked_editor(org, client, owne
 
 
 def test_read_only_team_member_cannot_open_the_edit_form(org, client, owned):
-    services.customer_team_member_set(
-        user=org.east_rep, customer=owned, member=org.north_other, access=TeamAccess.READ
-    )
+    services.customer_team_member_set(user=org.east_rep, customer=owned, member=org.north_other, access=TeamAccess.READ)
     client = logged_in(client, org.north_other)
     assert client.get(url("detail", owned.pk)).status_code == 200
     assert client.get(url("edit", owned.pk)).status_code == 403
 
 
 def test_hidden_fields_are_not_in_the_form_list_or_details(org, client, owned):
-    FieldPermission.objects.create(role=org.roles["self_and_subordinates"], target="customer", field="mobile", access="hidden")
+    FieldPermission.objects.create(
+        role=org.roles["self_and_subordinates"], target="customer", field="mobile", access="hidden"
+    )
     client = logged_in(client, org.east_lead)
     assert 'name="mobile"' not in page_text(client.get(url("edit", owned.pk)))
     assert "138****8000" not in page_text(client.get(LIST))
@@ -443,7 +447,9 @@ def test_reveal_without_the_permission_is_refused(org, client, owned):
     from staff.tests.factories import RoleFactory, UserFactory
 
     role = RoleFactory(
-        name="no-reveal", data_scope="department", permissions=list(Permission.objects.exclude(codename="view_full_contact"))
+        name="no-reveal",
+        data_scope="department",
+        permissions=list(Permission.objects.exclude(codename="view_full_contact")),
     )
     colleague = UserFactory(username="colleague", department=org.departments["east"], roles=[role])
     client = logged_in(client, colleague)
@@ -458,7 +464,9 @@ def test_contacts_add_edit_delete(org, client, owned):
     assert bad.status_code == 400 and "mobile" in bad.context["form"].errors
 
     response = client.post(
-        url("contact_create", owned.pk), {"name": "张三", "title": "采购经理", "mobile": "13911112222", "is_primary": "on"}, follow=True
+        url("contact_create", owned.pk),
+        {"name": "张三", "title": "采购经理", "mobile": "13911112222", "is_primary": "on"},
+        follow=True,
     )
     assert "已添加联系人" in messages_of(response)
     contact = owned.contacts.get()

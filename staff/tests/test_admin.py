@@ -27,10 +27,38 @@ def test_admin_adds_a_department_under_another(admin_client, org):
     assert department.path == f"{org.departments['s1'].path}{department.pk}/"
 
 
+NO_INLINES = {"field_permissions-TOTAL_FORMS": "0", "field_permissions-INITIAL_FORMS": "0"}
+
+
 def test_admin_adds_a_role_with_a_scope(admin_client):
-    response = admin_client.post("/admin/staff/role/add/", {"name": "区域经理", "data_scope": "department_tree"})
+    response = admin_client.post(
+        "/admin/staff/role/add/", {"name": "区域经理", "data_scope": "department_tree", **NO_INLINES}
+    )
     assert response.status_code == 302
     assert Role.objects.get(name="区域经理").data_scope == DataScope.DEPARTMENT_TREE
+
+
+def test_admin_sets_field_permissions_on_a_role_and_the_change_is_audited(admin_client, org):
+    from audit.models import AuditAction, AuditEvent
+
+    response = admin_client.post(
+        "/admin/staff/role/add/",
+        {
+            "name": "实习生",
+            "data_scope": "self",
+            "field_permissions-TOTAL_FORMS": "1",
+            "field_permissions-INITIAL_FORMS": "0",
+            "field_permissions-0-target": "customer",
+            "field_permissions-0-field": "mobile",
+            "field_permissions-0-access": "hidden",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    role = Role.objects.get(name="实习生")
+    assert list(role.field_permissions.values_list("field", "access")) == [("mobile", "hidden")]
+    event = AuditEvent.objects.get(action=AuditAction.PERMISSION_CHANGE, target_id=str(role.pk))
+    assert event.actor == org.admin
+    assert event.data["field_permissions"] == ["customer.mobile:hidden"]
 
 
 def test_admin_adds_a_user_with_a_normalised_mobile(admin_client, org):

@@ -29,3 +29,16 @@ def test_seed_demo_loads_a_three_level_tree_and_staff_in_every_scope_once(capsys
     call_command("seed_demo")
     assert "nothing to do" in capsys.readouterr().out
     assert User.objects.filter(username="zhoujie").count() == 1
+
+
+def test_seed_demo_loads_customers_with_contacts_owned_by_sales_reps():
+    from customers.models import Contact, Customer
+
+    call_command("seed_demo")
+    assert Customer.objects.count() == 20
+    assert Contact.objects.filter(is_primary=True).count() == 20
+    assert not Customer.objects.filter(owner__isnull=True).exists()
+    rep = User.objects.get(username="zhoujie")
+    assert rep.has_perm("customers.add_customer") and not rep.has_perm("customers.transfer_customer")
+    assert User.objects.get(username="liuyang").has_perm("customers.view_full_contact")
+    assert Customer.objects.filter(search_text__contains="华为").exists()

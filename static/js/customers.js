@@ -14,6 +14,21 @@
     }
   });
 
+  // GET forms marked data-drop-empty (the list's filters) leave blank fields out of the URL.
+  document.querySelectorAll("form[data-drop-empty]").forEach(function (form) {
+    form.addEventListener("formdata", function (event) {
+      var names = {};
+      event.formData.forEach(function (value, name) {
+        names[name] = names[name] || String(value).trim() !== "";
+      });
+      Object.keys(names).forEach(function (name) {
+        if (!names[name]) {
+          event.formData.delete(name);
+        }
+      });
+    });
+  });
+
   var bulkForm = document.querySelector("[data-bulk-form]");
   if (!bulkForm) {
     return;

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from customers.demo import load_demo as load_demo_customers
 from staff import services
 from staff.models import DataScope, Department, User
 
@@ -59,7 +60,7 @@ STAFF = [
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation once (departments, roles, ~20 staff, an admin)."
+    help = "Load the demo organisation once (departments, roles, ~20 staff, an admin, 20 customers)."
 
     def handle(self, *args, **options):
         if Department.objects.exists():
@@ -78,9 +79,23 @@ class Command(BaseCommand):
 
     def _load(self, admin_password, password):
         view_user = Permission.objects.get(codename="view_user", content_type__app_label="staff")
+        sales = list(
+            Permission.objects.filter(
+                content_type__app_label="customers",
+                codename__in=[
+                    "view_customer", "add_customer", "change_customer", "delete_customer",
+                    "view_contact", "add_contact", "change_contact", "delete_contact",
+                ],
+            )
+        )  # fmt: skip
+        managing = list(
+            Permission.objects.filter(
+                content_type__app_label="customers", codename__in=["transfer_customer", "view_full_contact"]
+            )
+        )
         roles = {}
         for name, scope, description in ROLES:
-            permissions = [view_user] if scope != DataScope.SELF else []
+            permissions = sales + ([view_user, *managing] if scope != DataScope.SELF else [])
             roles[name] = services.role_create(
                 name=name, data_scope=scope, description=description, permissions=permissions
             )
@@ -119,4 +134,5 @@ class Command(BaseCommand):
             if leads:
                 departments[department].leader = user
                 departments[department].save(update_fields=["leader", "updated_at"])
+        load_demo_customers([user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()])
         return created_admin
