@@ -31,6 +31,8 @@ from staff.models import Department, User
 
 
 class CustomerFilterSet(SyncFilterSet):
+    # distinct=False on the multiple-choice filters: a foreign key cannot duplicate rows, and a
+    # DISTINCT over every column (JSON included) made a filtered page 300 ms at 500,000 customers.
     # Two characters at least: a one-character query would match a large share of all customers
     # and can only be answered by reading every row.
     q = django_filters.CharFilter(method="filter_q", label=_("搜索"), min_length=2, max_length=100)
@@ -45,17 +47,23 @@ class CustomerFilterSet(SyncFilterSet):
     mobile = django_filters.CharFilter(lookup_expr="contains", label=_("手机"))
     phone = django_filters.CharFilter(lookup_expr="contains", label=_("电话"))
     email = django_filters.CharFilter(lookup_expr="icontains", label=_("邮箱"))
-    level = django_filters.ModelMultipleChoiceFilter(queryset=CustomerLevel.objects.all(), label=_("等级"))
-    source = django_filters.ModelMultipleChoiceFilter(queryset=Source.objects.all(), label=_("来源"))
-    industry = django_filters.ModelMultipleChoiceFilter(queryset=Industry.objects.all(), label=_("行业"))
+    level = django_filters.ModelMultipleChoiceFilter(
+        queryset=CustomerLevel.objects.all(), distinct=False, label=_("等级")
+    )
+    source = django_filters.ModelMultipleChoiceFilter(queryset=Source.objects.all(), distinct=False, label=_("来源"))
+    industry = django_filters.ModelMultipleChoiceFilter(
+        queryset=Industry.objects.all(), distinct=False, label=_("行业")
+    )
     tags = django_filters.ModelMultipleChoiceFilter(
         queryset=Tag.objects.all(), method="filter_tags_any", label=_("标签（任一）")
     )
     tags_all = django_filters.ModelMultipleChoiceFilter(
         queryset=Tag.objects.all(), method="filter_tags_all", label=_("标签（全部）")
     )
-    owner = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), label=_("负责人"))
-    department = django_filters.ModelMultipleChoiceFilter(queryset=Department.objects.all(), label=_("部门"))
+    owner = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), distinct=False, label=_("负责人"))
+    department = django_filters.ModelMultipleChoiceFilter(
+        queryset=Department.objects.all(), distinct=False, label=_("部门")
+    )
     province = django_filters.CharFilter(label=_("省份"))
     city = django_filters.CharFilter(label=_("城市"))
     district = django_filters.CharFilter(label=_("区县"))
