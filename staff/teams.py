@@ -25,7 +25,6 @@ from guardian.models import UserObjectPermissionBase
 
 from crm.errors import DomainError
 
-
 INLINE_IDS_LIMIT = 1000
 
 
