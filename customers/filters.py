@@ -58,7 +58,7 @@ class CustomerFilterSet(SyncFilterSet):
         queryset=Tag.objects.all(), method="filter_tags_any", label=_("标签（任一）")
     )
     tags_all = django_filters.ModelMultipleChoiceFilter(
-        queryset=Tag.objects.all(), method="filter_tags_all", label=_("标签（全部）")
+        queryset=Tag.objects.all(), field_name="tags", method="filter_tags_all", label=_("标签（全部）")
     )
     owner = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), distinct=False, label=_("负责人"))
     department = django_filters.ModelMultipleChoiceFilter(
@@ -67,10 +67,14 @@ class CustomerFilterSet(SyncFilterSet):
     province = django_filters.CharFilter(label=_("省份"))
     city = django_filters.CharFilter(label=_("城市"))
     district = django_filters.CharFilter(label=_("区县"))
+    address = django_filters.CharFilter(lookup_expr="icontains", label=_("详细地址"))
+    website = django_filters.CharFilter(lookup_expr="icontains", label=_("网址"))
+    remark = django_filters.CharFilter(lookup_expr="icontains", label=_("备注"))
     deal_status = django_filters.ChoiceFilter(choices=DealStatus.choices, label=_("成交状态"))
     created = django_filters.DateFromToRangeFilter(field_name="created_at", label=_("创建日期"))
     last_follow_up = django_filters.DateFromToRangeFilter(field_name="last_follow_up_at", label=_("最近跟进"))
     next_follow_up = django_filters.DateFromToRangeFilter(field_name="next_follow_up_at", label=_("下次联系"))
+    updated = django_filters.DateFromToRangeFilter(field_name="updated_at", label=_("更新日期"))
     no_follow_up_days = django_filters.NumberFilter(method="filter_no_follow_up_days", label=_("未跟进天数 ≥"))
 
     class Meta:

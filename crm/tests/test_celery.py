@@ -150,5 +150,6 @@ def test_celery_is_configured_for_safe_redelivery():
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.task_soft_time_limit < conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
     assert {queue.name for queue in conf.task_queues} == {"default", "notifications", "analytics"}
+    celery_app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks.py
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in celery_app.tasks

@@ -375,18 +375,42 @@ def test_hidden_fields_are_not_in_the_form_list_or_details(org, client, owned):
 # --- the 360 page ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "method"),
-    [
-        ("detail", "get"),
-        ("edit", "get"),
-        ("edit", "post"),
-        ("delete", "post"),
-        ("reveal", "post"),
-        ("contact_create", "get"),
-        ("team_add", "post"),
-    ],
-)
+PK_PAGES = [
+    ("detail", "get"),
+    ("edit", "get"),
+    ("edit", "post"),
+    ("delete", "post"),
+    ("reveal", "post"),
+    ("contact_create", "get"),
+    ("contact_create", "post"),
+    ("team_add", "post"),
+]
+# Pages with a second id, tested below; the recycle bin's restore is tested with the bulk delete.
+OTHER_PK_PAGES = {"contact_edit", "contact_delete", "team_remove", "restore", "view_delete"}
+
+
+def test_every_page_with_a_record_id_is_in_the_scope_tests():
+    """Like the API route registry: a new customers page that takes an id must be added to
+    PK_PAGES (or OTHER_PK_PAGES with its own test), or this fails."""
+    from customers.urls import urlpatterns
+
+    with_id = {pattern.name for pattern in urlpatterns if "<int:" in str(pattern.pattern)}
+    assert with_id == {name for name, _method in PK_PAGES} | OTHER_PK_PAGES
+
+
+def test_team_remove_and_restore_of_out_of_scope_customers_are_404(org, client, owned):
+    from customers import services
+
+    services.customer_team_member_set(user=org.east_rep, customer=owned, member=org.south_rep, access="read")
+    outsider = logged_in(client, org.north_other)
+    assert outsider.post(url("team_remove", owned.pk, org.south_rep.pk)).status_code == 404
+    services.customer_delete(user=org.east_rep, customer=owned)
+    assert outsider.post(url("restore", owned.pk)).status_code == 404
+    owned.refresh_from_db()
+    assert owned.deleted_at is not None
+
+
+@pytest.mark.parametrize(("name", "method"), PK_PAGES)
 def test_every_page_of_an_out_of_scope_customer_is_404(org, client, owned, name, method):
     response = getattr(logged_in(client, org.north_other), method)(url(name, owned.pk))
     assert response.status_code == 404
