@@ -164,7 +164,7 @@ class CustomerFilterSet(SyncFilterSet):
     def filter_no_follow_up_days(self, queryset, name, value):
         if value is None:
             return queryset
-        return selectors._view_stale(queryset, self.user, days=int(value))
+        return selectors.not_followed_up_for(queryset, int(value))
 
     def filter_queryset(self, queryset):
         # A field hidden from the user cannot be filtered on either: the filter would reveal it.

@@ -2,17 +2,19 @@
 team members); lists get their related rows in a fixed number of queries."""
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db.models import Case, Exists, FloatField, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Greatest
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Contact, Customer, CustomerTeamMember, Tag
+from customers.models import Contact, Customer, CustomerLevel, CustomerTeamMember, Tag
 from staff import teams
-from staff.scope import get_for_user
+from staff.scope import get_for_user, subordinates_subquery
 
 FULL_CONTACT_PERMISSION = "customers.view_full_contact"
 
@@ -55,8 +57,6 @@ def customer_recycle_bin_get(*, user, pk):
     try:
         return customer_recycle_bin(user=user).get(pk=pk)
     except (Customer.DoesNotExist, ValueError, TypeError):
-        from django.http import Http404
-
         raise Http404 from None
 
 
@@ -173,29 +173,25 @@ def _view_mine(queryset, user):
 
 
 def _view_subordinates(queryset, user):
-    from staff.scope import subordinates_subquery
-
     return queryset.filter(owner_id__in=subordinates_subquery(user))
 
 
 def _view_today(queryset, user):
-    from datetime import timedelta
-
     return queryset.filter(next_follow_up_at__lt=_start_of_today() + timedelta(days=1))
 
 
-def _view_stale(queryset, user, days=30):
-    from datetime import timedelta
-
-    from django.db.models import Q
-
+def not_followed_up_for(queryset, days):
+    """Customers without a follow-up for ``days`` days (never followed up: created that long ago)."""
+    days = min(max(int(days), 0), 36_500)  # timedelta overflows on absurd input
     cutoff = timezone.now() - timedelta(days=days)
     return queryset.filter(Q(last_follow_up_at__lt=cutoff) | Q(last_follow_up_at__isnull=True, created_at__lt=cutoff))
 
 
-def _view_key(queryset, user):
-    from customers.models import CustomerLevel
+def _view_stale(queryset, user):
+    return not_followed_up_for(queryset, 30)
 
+
+def _view_key(queryset, user):
     top = CustomerLevel.objects.order_by("priority", "code").values("priority")[:1]
     return queryset.filter(level__priority=top)
 

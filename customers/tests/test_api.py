@@ -571,6 +571,10 @@ def test_filters_tags_any_and_all_custom_fields_and_views(org, client_for, custo
     assert ids(view="key") == {c.pk}
     assert ids(view="mine") == {a.pk, b.pk, c.pk}
     assert ids(created_after=timezone.localdate().isoformat()) == {a.pk, b.pk, c.pk}
+    assert ids(no_follow_up_days=0) == {a.pk, b.pk, c.pk}
+    assert ids(no_follow_up_days=10**12) == set()  # absurd input is clamped, not a 500
+    Customer.objects.filter(pk=b.pk).update(address="科技路8号", remark="老客户介绍")
+    assert ids(address="科技路") == ids(remark="介绍") == {b.pk}
 
 
 def test_saved_views(org, client_for):
