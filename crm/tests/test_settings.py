@@ -30,3 +30,23 @@ def test_secret_key_is_required_when_debug_is_off():
     result = _manage("check", DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_every_app_with_tests_is_collected():
+    """pytest.ini's testpaths must name every app that has a tests package, or `make test`
+    silently skips it (it did, for a while, with customers/ and audit/)."""
+    import configparser
+
+    from django.apps import apps
+    from django.conf import settings as django_settings
+
+    config = configparser.ConfigParser()
+    config.read(django_settings.BASE_DIR / "pytest.ini")
+    testpaths = set(config["pytest"]["testpaths"].split())
+    with_tests = {
+        app.name
+        for app in apps.get_app_configs()
+        if app.path.startswith(str(django_settings.BASE_DIR)) and (Path(app.path) / "tests").is_dir()
+    }
+    with_tests.discard("crm.tests.scopeapp")
+    assert with_tests <= testpaths, sorted(with_tests - testpaths)
