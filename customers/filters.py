@@ -142,7 +142,8 @@ class CustomerFilterSet(SyncFilterSet):
         return method
 
     def filter_q(self, queryset, name, value):
-        return selectors.customer_search(queryset, value)
+        names_only = bool(self.hidden & selectors.SEARCHED_FIELDS)
+        return selectors.customer_search(queryset, value, names_only=names_only)
 
     def filter_view(self, queryset, name, value):
         return selectors.apply_view(queryset, self.user, value)
@@ -166,13 +167,40 @@ class CustomerFilterSet(SyncFilterSet):
             return queryset
         return selectors.not_followed_up_for(queryset, int(value))
 
+    # The fields each filter reads, where the filter's name is not the field's.
+    READS = {
+        "created": {"created_at"},
+        "updated": {"updated_at"},
+        "last_follow_up": {"last_follow_up_at"},
+        "next_follow_up": {"next_follow_up_at"},
+        "no_follow_up_days": {"last_follow_up_at"},
+        "tags_all": {"tags"},
+    }
+    VIEW_READS = {
+        "mine": {"owner"},
+        "subordinates": {"owner"},
+        "today": {"next_follow_up_at"},
+        "stale30": {"last_follow_up_at"},
+        "key": {"level"},
+    }
+
+    def reads(self, name, value):
+        """The model fields (custom ones as ``cf.<key>``) filter ``name`` looks at."""
+        if name == "view":
+            return self.VIEW_READS.get(value, set())
+        if name.startswith("cf_"):
+            key = name[3:].removesuffix("_min").removesuffix("_max")
+            if key not in {definition.key for definition in self.custom_definitions}:
+                key = name[3:]
+            return {f"cf.{key}"}
+        return self.READS.get(name, {name})
+
     def filter_queryset(self, queryset):
-        # A field hidden from the user cannot be filtered on either: the filter would reveal it.
-        hidden = hidden_fields(self.user, self.target) if self.user else set()
-        for name in list(self.form.cleaned_data):
-            field = name[3:].split("_min")[0].split("_max")[0] if name.startswith("cf_") else name
-            key = f"cf.{field}" if name.startswith("cf_") else field
-            if key in hidden:
+        # A field hidden from the user cannot be filtered or searched on either: the answer would
+        # reveal it. Such filters are ignored; the search then looks at names only.
+        self.hidden = hidden_fields(self.user, self.target) if self.user else set()
+        for name, value in list(self.form.cleaned_data.items()):
+            if name != "q" and self.reads(name, value) & self.hidden:
                 self.form.cleaned_data[name] = None
         return super().filter_queryset(queryset)
 

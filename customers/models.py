@@ -138,6 +138,12 @@ class CustomField(models.Model):
                 except re.error:
                     errors["regex"] = _("正则表达式无效。")
         model = Customer if self.target == CustomFieldTarget.CUSTOMER else Contact
+        if self.pk and self.key:
+            stored = CustomField.objects.filter(pk=self.pk).values_list("type", "key").first()
+            if stored and stored[0] != self.type and model.objects.filter(custom_fields__has_key=stored[1]).exists():
+                # Stored values of the old type would no longer validate or compare (a text
+                # value cast to a number fails every range filter).
+                errors["type"] = _("已有记录填写了该字段，不能修改类型。")
         if self.key and self.key in {field.name for field in model._meta.get_fields()}:
             errors["key"] = _("字段标识与系统字段重名。")
         if errors:
@@ -190,10 +196,14 @@ class CustomerQuerySet(ScopedQuerySet):
     def editable_by(self, user):
         return self.alive().filter(self.editable_q(user))
 
-    def shareable_by(self, user):
-        """The rows whose team ``user`` may manage: their own and those in their data scope (a
-        manager's); a team member cannot share further."""
-        return self.alive().filter(scope_filter(user))
+    def tag_history_model(self):
+        return CUSTOMER_HISTORY.m2m_models[Customer._meta.get_field("tags")]
+
+    def managed_by(self, user):
+        """The rows ``user`` manages through their data scope (owner, or a manager above): they
+        may transfer, delete, restore and share them. Team members — even read-write ones — may
+        not."""
+        return self.filter(scope_filter(user))
 
 
 # Kept at module level too: customer_create writes its one "created" row through it, after the tags.

@@ -6,6 +6,8 @@ from crm.masking import mask_email, mask_phone
 from customers.models import CustomField, CustomFieldType
 from staff.fieldperms import hidden_fields
 
+# Output keys that show another field: hidden with it.
+DERIVED = {"owner_name": "owner"}
 MASKERS = {"mobile": mask_phone, "phone": mask_phone, "email": mask_email}
 CUSTOM_MASKERS = {CustomFieldType.PHONE: mask_phone, CustomFieldType.EMAIL: mask_email}
 
@@ -31,14 +33,16 @@ class Presenter:
         for key, value in (values or {}).items():
             if f"cf.{key}" in self.hidden:
                 continue
-            masker = CUSTOM_MASKERS.get(self.custom_types.get(key))
+            if key not in self.custom_types:
+                continue  # the definition was deleted: its type (phone? e-mail?) is unknown
+            masker = CUSTOM_MASKERS.get(self.custom_types[key])
             shown[key] = masker(value) if (masker and not full and isinstance(value, str)) else value
         return shown
 
     def record(self, data, *, full):
         """``data``: the serialized record (a dict), changed in place and returned."""
         for name in list(data):
-            if name in self.hidden:
+            if name in self.hidden or DERIVED.get(name) in self.hidden:
                 del data[name]
             elif name in MASKERS and not full and data[name]:
                 data[name] = MASKERS[name](data[name])
@@ -52,6 +56,4 @@ def present_history_value(field, value, *, full, presenter=None):
         return MASKERS[field](value)
     if field == "custom_fields" and presenter is not None:
         return presenter.custom_fields(value, full=full)
-    if field == "tags" and isinstance(value, list):
-        return sorted(row.get("tag") for row in value if isinstance(row, dict))
     return value

@@ -67,7 +67,12 @@ def customer_editable(*, user, customer):
 def customer_team_manageable(*, user, customer):
     """Whether ``user`` may add or remove the customer's team members (owner or a manager whose
     data scope holds it; not a team member)."""
-    return Customer.objects.shareable_by(user).filter(pk=customer.pk).exists()
+    return Customer.objects.alive().managed_by(user).filter(pk=customer.pk).exists()
+
+
+def customer_manageable(*, user, customer):
+    """Whether ``user`` may transfer, delete or restore the customer (data scope, not team)."""
+    return Customer.objects.managed_by(user).filter(pk=customer.pk).exists()
 
 
 # --- masking ------------------------------------------------------------------------------------
@@ -119,11 +124,21 @@ def search_term(q):
     return q
 
 
-def search_q(term):
+# Besides names, the search column holds these fields; a user for whom one is hidden searches
+# names only (else a search would confirm the hidden value).
+SEARCHED_FIELDS = {"credit_code", "email", "mobile", "phone"}
+
+
+def search_q(term, *, names_only=False):
     """Rows whose search column holds ``term`` — every branch answered by the trigram index:
     three or more characters as a substring (LIKE '%term%'); two characters as one of the stored
     two-character words (LIKE '% 华为 %'); and names within a typo of a 3+ character term (word
-    similarity). A single character still matches, by a scan."""
+    similarity). ``names_only``: the customer's name only (no index for two characters)."""
+    if names_only:
+        query = Q(name__icontains=term)
+        if len(term) >= 3:
+            query |= Q(name__trigram_word_similar=term)
+        return query
     if len(term) == 2 and " " not in term:
         return Q(search_text__contains=f" {term} ")
     query = Q(search_text__contains=term)
@@ -132,7 +147,7 @@ def search_q(term):
     return query
 
 
-def customer_search(queryset, q):
+def customer_search(queryset, q, *, names_only=False):
     """Customers matching ``q`` in name, contact names, phone digits, e-mail or credit code, or a
     name close to it despite a typo; annotated with ``search_rank`` (exact name > name prefix >
     name substring > elsewhere, plus trigram similarity) for ordering."""
@@ -148,7 +163,7 @@ def customer_search(queryset, q):
         default=Value(0.0),
         output_field=FloatField(),
     )
-    return queryset.filter(search_q(term)).annotate(
+    return queryset.filter(search_q(term, names_only=names_only)).annotate(
         search_rank=Cast(rank + Greatest(similarity, Value(0.0)), FloatField())
     )
 
@@ -225,7 +240,8 @@ HISTORY_HIDDEN = {"search_text", "updated_at", "version", "deleted_by"}
 
 def customer_history(*, user, customer, limit=200):
     """The customer's changes, newest first: who, when, and per field old → new, with the same
-    masking and hidden fields as the record itself."""
+    masking and hidden fields as the record itself. Three queries whatever the length: the rows,
+    their tag snapshots, and the viewer's field rules."""
     from customers.presenters import Presenter, present_history_value
 
     presenter = Presenter(user, "customer")
@@ -234,23 +250,28 @@ def customer_history(*, user, customer, limit=200):
     records = list(
         customer.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
     )
+    tags_of = {record.history_id: [] for record in records}
+    tag_rows = Customer.objects.tag_history_model().objects.filter(history_id__in=list(tags_of))
+    for history_id, tag_id in tag_rows.order_by("tag_id").values_list("history_id", "tag_id"):
+        tags_of[history_id].append(tag_id)
     entries = []
     for index, record in enumerate(records[:limit]):
         previous = records[index + 1] if index + 1 < len(records) else None
         changes = []
         if previous is not None:
-            delta = record.diff_against(previous, foreign_keys_are_objs=False)
-            for change in delta.changes:
-                if change.field in hidden:
+            delta = record.diff_against(previous, excluded_fields=["tags"], foreign_keys_are_objs=False)
+            raw = [(change.field, change.old, change.new) for change in delta.changes]
+            if tags_of[record.history_id] != tags_of[previous.history_id]:
+                raw.append(("tags", tags_of[previous.history_id], tags_of[record.history_id]))
+            for field, old, new in raw:
+                if field in hidden:
                     continue
-                changes.append(
-                    {
-                        "field": change.field,
-                        "label": str(Customer._meta.get_field(change.field).verbose_name),
-                        "old": present_history_value(change.field, change.old, full=full, presenter=presenter),
-                        "new": present_history_value(change.field, change.new, full=full, presenter=presenter),
-                    }
-                )
+                old = present_history_value(field, old, full=full, presenter=presenter)
+                new = present_history_value(field, new, full=full, presenter=presenter)
+                if old == new:  # e.g. only a hidden custom field changed
+                    continue
+                label = str(Customer._meta.get_field(field).verbose_name)
+                changes.append({"field": field, "label": label, "old": old, "new": new})
         entries.append(
             {
                 "id": record.history_id,

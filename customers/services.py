@@ -13,10 +13,11 @@ from simple_history.utils import bulk_update_with_history
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
 from crm.errors import ConflictError, DomainError
+from customers.custom_fields import definitions as custom_field_definitions
 from customers.forms import ContactForm, CustomerForm
-from customers.models import CUSTOMER_HISTORY, Contact, Customer, CustomerTeamMember, SavedView
+from customers.models import CUSTOMER_HISTORY, Contact, Customer, CustomerTeamMember, CustomFieldType, SavedView
 from staff import teams
-from staff.fieldperms import field_access
+from staff.fieldperms import field_access, hidden_fields
 from staff.models import FieldAccess
 
 # Customers one transfer request may move (larger moves: several requests, or the import tools).
@@ -66,28 +67,56 @@ def _current_values(form_class, instance):
     return data
 
 
-def _check_writable(user, target, data, instance):
-    """A field the user may not change (read-only or hidden for their roles) must not be sent
-    with a different value: the request is refused and nothing is written."""
+MASKABLE_FIELDS = ("mobile", "phone", "email")
+
+
+def _writable_data(user, target, data, instance, *, masked_keys=()):
+    """``data`` minus what the user may not change, or a refusal.
+
+    - A hidden field may not be sent at all (any value: comparing would let a caller guess it).
+    - A read-only field may be sent unchanged (clients post whole records); a different value is
+      refused. A read-only value the user sees masked cannot be compared without becoming an
+      oracle, so it is dropped whatever it is. ``masked_keys``: those names (``cf.<key>`` for
+      custom fields)."""
     access = field_access(user, target)
     if not access:
-        return
+        return data
+    data = dict(data)
     refused = {}
     current_custom = (instance.custom_fields if instance is not None else {}) or {}
-    for name, value in data.items():
-        if name == "custom_fields" and isinstance(value, dict):
-            for key, custom_value in value.items():
-                if access.get(f"cf.{key}", FieldAccess.EDITABLE) != FieldAccess.EDITABLE:
-                    if current_custom.get(key) != custom_value:
-                        refused.setdefault("custom_fields", {})[key] = [_("无权修改该字段。")]
+    custom = data.get("custom_fields")
+    if isinstance(custom, dict):
+        custom = dict(custom)
+        for key, value in list(custom.items()):
+            rule = access.get(f"cf.{key}", FieldAccess.EDITABLE)
+            if rule == FieldAccess.EDITABLE:
+                continue
+            if rule == FieldAccess.READONLY and f"cf.{key}" in masked_keys:
+                del custom[key]
+            elif rule == FieldAccess.HIDDEN or current_custom.get(key) != value:
+                refused.setdefault("custom_fields", {})[key] = [_("无权修改该字段。")]
+        data["custom_fields"] = custom
+    for name, value in list(data.items()):
+        rule = access.get(name, FieldAccess.EDITABLE)
+        if name == "custom_fields" or rule == FieldAccess.EDITABLE:
             continue
-        if access.get(name, FieldAccess.EDITABLE) == FieldAccess.EDITABLE:
-            continue
-        if _same_value(instance, name, value):
-            continue
-        refused[name] = [_("无权修改该字段。")]
+        if rule == FieldAccess.READONLY and name in masked_keys:
+            del data[name]
+        elif rule == FieldAccess.HIDDEN or not _same_value(instance, name, value):
+            refused[name] = [_("无权修改该字段。")]
     if refused:
         raise DomainError(_("包含无权修改的字段。"), code="field_not_writable", fields=refused, status=403)
+    return data
+
+
+def _masked_keys(*, full, target):
+    """The field names (custom ones as ``cf.<key>``) the viewer sees masked."""
+    if full:
+        return set()
+    from customers.models import CustomField
+
+    custom = CustomField.objects.filter(target=target, type__in=["phone", "email"]).values_list("key", flat=True)
+    return {*(MASKABLE_FIELDS if target == "customer" else ("mobile", "email")), *(f"cf.{key}" for key in custom)}
 
 
 def _same_value(instance, name, value):
@@ -114,6 +143,17 @@ def _same_value(instance, name, value):
     return str(current) == str(value)
 
 
+def _form_input(value):
+    """A JSON value as form input: booleans and null stay (yes/no fields), lists stay (multiple
+    choice), numbers become text ("12000.5" is what a number field parses; a date field given
+    20260101 then says "enter a valid date" instead of failing on a non-string)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, list):
+        return [item if isinstance(item, str) else str(item) for item in value]
+    return str(value)
+
+
 def _validated_form(form_class, *, user, data, instance=None):
     data = dict(data)
     custom = data.pop("custom_fields", None)
@@ -122,9 +162,19 @@ def _validated_form(form_class, *, user, data, instance=None):
     # Omitted fields keep their stored values (or, on create, the model's defaults).
     merged = _current_values(form_class, instance if instance is not None else form_class._meta.model())
     merged.update(data)
+    defs = custom_field_definitions(form_class.target)
+    multiple = {definition.key for definition in defs if definition.type == CustomFieldType.MULTI_CHOICE}
+    malformed = [
+        key
+        for key, value in (custom or {}).items()
+        if isinstance(value, dict) or (isinstance(value, list) and key not in multiple)
+    ]
+    if malformed:
+        message = _("格式不正确。")
+        raise DomainError(message, fields={"custom_fields": {key: [message] for key in malformed}})
     for key, value in (custom or {}).items():
-        merged[f"cf_{key}"] = value
-    form = form_class(data=merged, instance=instance, user=user)
+        merged[f"cf_{key}"] = _form_input(value)
+    form = form_class(data=merged, instance=instance, user=user, custom_definitions=defs)
     unknown = set(custom or {}) - {name[3:] for name in form.custom_field_names()}
     if not form.is_valid() or unknown:
         errors = _api_errors(form)
@@ -140,7 +190,7 @@ def _validated_form(form_class, *, user, data, instance=None):
 @transaction.atomic
 def customer_create(*, user, data, owner=None):
     """A new customer owned by ``owner`` (default: the creator) in the owner's department."""
-    _check_writable(user, "customer", data, None)
+    data = _writable_data(user, "customer", data, None)
     form = _validated_form(CustomerForm, user=user, data=data)
     customer = form.save(commit=False)
     owner = owner or user
@@ -176,8 +226,13 @@ def customer_update(*, user, customer, version, data, change_reason=None):
             code="stale_version",
             extra={"current_version": locked.version},
         )
-    _check_writable(user, "customer", data, locked)
+    from customers.selectors import sees_full_contact
+
+    full = sees_full_contact(user=user, customer=locked)
+    data = _writable_data(user, "customer", data, locked, masked_keys=_masked_keys(full=full, target="customer"))
     form = _validated_form(CustomerForm, user=user, data=data, instance=locked)
+    if not form.has_changed():
+        return locked  # nothing to write: no new version, no empty history row
     customer = form.save(commit=False)
     customer.custom_fields = form.cleaned_data["custom_fields"]
     customer.version = locked.version + 1
@@ -194,10 +249,11 @@ def customer_update(*, user, customer, version, data, change_reason=None):
 
 @transaction.atomic
 def customer_delete(*, user, customer, request=None):
-    """Soft delete into the recycle bin (回收站); restorable for CUSTOMER_RECYCLE_BIN_DAYS."""
-    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
-        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+    """Soft delete into the recycle bin (回收站); restorable for CUSTOMER_RECYCLE_BIN_DAYS. Owners
+    and their managers may; team members may not."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not Customer.objects.alive().managed_by(user).filter(pk=customer.pk).exists():
+        raise DomainError(_("只有负责人或其上级可以删除客户。"), code="forbidden", status=403)
     customer.deleted_at = timezone.now()
     customer.deleted_by = user
     customer.version += 1
@@ -209,12 +265,44 @@ def customer_delete(*, user, customer, request=None):
 
 
 @transaction.atomic
+def customer_delete_many(*, user, customers, request=None):
+    """Delete several customers to the recycle bin, all or none."""
+    for customer in customers:
+        try:
+            customer_delete(user=user, customer=customer, request=request)
+        except DomainError as error:
+            raise DomainError(
+                _("客户「%(name)s」：%(error)s") % {"name": customer.name, "error": error.message}
+            ) from error
+    return len(customers)
+
+
+@transaction.atomic
+def customer_tag_add(*, user, customers, tag):
+    """Add ``tag`` to several customers, all or none; each change is an ordinary update (version,
+    field permissions, history). Returns how many customers gained the tag."""
+    done = 0
+    for customer in customers:
+        current = list(Customer.tags.through.objects.filter(customer_id=customer.pk).values_list("tag_id", flat=True))
+        if tag.pk in current:
+            continue
+        try:
+            customer_update(user=user, customer=customer, version=customer.version, data={"tags": [*current, tag.pk]})
+        except DomainError as error:
+            raise DomainError(
+                _("客户「%(name)s」：%(error)s") % {"name": customer.name, "error": error.message}
+            ) from error
+        done += 1
+    return done
+
+
+@transaction.atomic
 def customer_restore(*, user, customer, request=None):
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.deleted_at is None:
         raise DomainError(_("该客户不在回收站中。"), code="not_deleted")
-    if not Customer.objects.in_recycle_bin().filter(Customer.objects.editable_q(user), pk=customer.pk).exists():
-        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+    if not Customer.objects.in_recycle_bin().managed_by(user).filter(pk=customer.pk).exists():
+        raise DomainError(_("只有负责人或其上级可以恢复客户。"), code="forbidden", status=403)
     customer.deleted_at = None
     customer.deleted_by = None
     customer.version += 1
@@ -259,7 +347,8 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
         raise ValidationError({"customers": [_("请选择要转移的客户。")]})
     if len(ids) > TRANSFER_BATCH_LIMIT:
         raise ValidationError({"customers": [_("一次最多转移 %(n)s 个客户。") % {"n": TRANSFER_BATCH_LIMIT}]})
-    rows = list(Customer.objects.editable_by(user).filter(pk__in=ids).select_for_update().order_by("pk"))
+    # Data scope only: a team member, even read-write, cannot give the customer away.
+    rows = list(Customer.objects.alive().managed_by(user).filter(pk__in=ids).select_for_update().order_by("pk"))
     if len(rows) != len(ids):
         raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
     before = {row.pk: row.owner_id for row in rows}
@@ -277,6 +366,7 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
         default_user=user,
         default_change_reason=_("转移：%(reason)s") % {"reason": reason},
     )
+    _snapshot_tags_into_latest_history(ids)
     audit_record_many(
         actor=user,
         action=AuditAction.TRANSFER,
@@ -288,6 +378,27 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     for name, follower in TRANSFER_FOLLOWERS.items():
         moved[name] = follower(user=user, customer_ids=ids, to_owner=to_owner, options=options or {})
     return len(rows)
+
+
+def _snapshot_tags_into_latest_history(customer_ids):
+    """bulk_update_with_history writes history rows without their tags; copy the current tags into
+    each customer's newest history row (two queries), so the timeline shows no tag change."""
+    tag_history = Customer.objects.tag_history_model()
+    latest = {}
+    for history_id, customer_id in (
+        Customer.history.filter(id__in=customer_ids)
+        .order_by("id", "-history_date", "-history_id")
+        .distinct("id")
+        .values_list("history_id", "id")
+    ):
+        latest[customer_id] = history_id
+    through = Customer.tags.through
+    tag_history.objects.bulk_create(
+        tag_history(id=row_id, history_id=latest[customer_id], customer_id=customer_id, tag_id=tag_id)
+        for row_id, customer_id, tag_id in through.objects.filter(customer_id__in=customer_ids).values_list(
+            "id", "customer_id", "tag_id"
+        )
+    )
 
 
 def _check_can_share(user, customer):
@@ -325,24 +436,38 @@ def customer_team_member_remove(*, user, customer, member, request=None):
 
 
 def customer_contact_reveal(*, user, customer, request=None):
-    """ "查看完整号码": the full phone numbers and e-mails of a customer and its contacts, for a user
-    allowed to see them; every reveal is audit-logged."""
+    """ "查看完整号码": the full phone numbers and e-mails of a customer (custom phone and e-mail
+    fields included) and of its contacts, for a user allowed to see them; every reveal is
+    audit-logged with what it showed."""
+    from customers.models import CustomField
     from customers.selectors import can_reveal
 
     if not can_reveal(user=user, customer=customer):
         raise DomainError(_("您没有查看完整联系方式的权限。"), code="forbidden", status=403)
-    contacts = list(customer.contacts.all().values("id", "mobile", "email", "wechat"))
+    hidden = hidden_fields(user, "customer")
+    contact_hidden = hidden_fields(user, "contact")
+    values = {name: getattr(customer, name) for name in MASKABLE_FIELDS if name not in hidden}
+    custom_keys = CustomField.objects.filter(target="customer", type__in=["phone", "email"]).values_list(
+        "key", flat=True
+    )
+    values["custom_fields"] = {
+        key: customer.custom_fields[key]
+        for key in custom_keys
+        if key in (customer.custom_fields or {}) and f"cf.{key}" not in hidden
+    }
+    contact_fields = ["id", *(name for name in ("mobile", "email") if name not in contact_hidden)]
+    values["contacts"] = list(customer.contacts.order_by("-is_primary", "id").values(*contact_fields))
     audit_record(
         actor=user,
         action=AuditAction.REVEAL,
         target=customer,
-        data={"fields": ["mobile", "phone", "email"], "contacts": [row["id"] for row in contacts]},
+        data={
+            "fields": [name for name in MASKABLE_FIELDS if name in values]
+            + [f"cf.{key}" for key in values["custom_fields"]],
+            "contacts": [row["id"] for row in values["contacts"]],
+        },
         request=request,
     )
-    hidden = {name for name, access in field_access(user, "customer").items() if access == FieldAccess.HIDDEN}
-    values = {name: getattr(customer, name) for name in ("mobile", "phone", "email") if name not in hidden}
-    contact_hidden = {name for name, access in field_access(user, "contact").items() if access == FieldAccess.HIDDEN}
-    values["contacts"] = [{key: value for key, value in row.items() if key not in contact_hidden} for row in contacts]
     return values
 
 
@@ -383,7 +508,7 @@ def _unset_other_primary(contact):
 @transaction.atomic
 def contact_create(*, user, customer, data):
     _check_customer_editable(user, customer)
-    _check_writable(user, "contact", data, None)
+    data = _writable_data(user, "contact", data, None)
     form = _validated_form(ContactForm, user=user, data=data)
     contact = form.save(commit=False)
     contact.customer = customer
@@ -391,8 +516,7 @@ def contact_create(*, user, customer, data):
     contact.custom_fields = form.cleaned_data["custom_fields"]
     contact._history_user = user
     Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one primary at a time
-    if contact.is_primary:
-        Contact.objects.filter(customer=customer, is_primary=True).update(is_primary=False)
+    _unset_other_primary(contact)
     contact.save()
     customer_search_refresh(customer_ids=[customer.pk])
     return contact
@@ -403,7 +527,10 @@ def contact_update(*, user, contact, data):
     _check_customer_editable(user, contact.customer)
     data = {key: value for key, value in data.items() if key != "customer"}
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    _check_writable(user, "contact", data, locked)
+    from customers.selectors import contact_sees_full
+
+    full = contact_sees_full(user=user, contact=locked)
+    data = _writable_data(user, "contact", data, locked, masked_keys=_masked_keys(full=full, target="contact"))
     form = _validated_form(ContactForm, user=user, data=data, instance=locked)
     contact = form.save(commit=False)
     contact.custom_fields = form.cleaned_data["custom_fields"]

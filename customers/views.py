@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import F
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -44,6 +43,7 @@ from customers.models import (
     Tag,
 )
 from customers.presenters import Presenter
+from staff.fieldperms import hidden_fields
 from staff.models import Department, User
 from staff.selectors import user_list
 from staff.teams import TeamAccess
@@ -60,6 +60,9 @@ SORTS = {
     "updated": (("updated_at",), "desc"),
 }
 DEFAULT_SORT = "-updated"
+# Offsets beyond this many pages are not served (an absurd page number would overflow SQL's
+# OFFSET); narrowing the filters is the way deeper.
+MAX_PAGE = 10_000
 # List parameters that are not filters (kept out of saved views and of "is this view active").
 NON_FILTER_PARAMS = {"page", "per_page", "sort"}
 # Filters that take several values (saved as lists, like the API's saved views).
@@ -199,6 +202,11 @@ def _prepare_form(form, *, masked=(), placeholders=None):
         field.widget.choices = field.choices
     _use_region_selects(form)
     for name in masked:
+        # Never the stored value: a disabled (read-only) field renders its initial value even on
+        # a re-rendered, bound form.
+        form.initial[name] = ""
+        # Validation may already have built the BoundField and cached its initial value.
+        form[name].__dict__["initial"] = ""
         widget = form.fields[name].widget
         hint = (placeholders or {}).get(name)
         if hint:
@@ -270,9 +278,9 @@ def _bind_masked_as_typed(form, post, masked):
 # --- list -----------------------------------------------------------------------------------------
 
 
-def _ordered(queryset, sort):
+def _ordered(queryset, sort, hidden=frozenset()):
     key = sort.lstrip("-")
-    if key not in SORTS:
+    if key not in SORTS or SORTS[key][0][0].split("__")[0] in hidden:  # no sorting by a hidden field
         if "search_rank" in queryset.query.annotations:
             return queryset.order_by("-search_rank", "-id"), ""
         sort, key = DEFAULT_SORT, DEFAULT_SORT.lstrip("-")
@@ -296,7 +304,7 @@ def _sort_links(current):
 
 def _page_params(request):
     try:
-        page = max(1, int(request.GET.get("page", 1)))
+        page = min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except ValueError:
         page = 1
     try:
@@ -409,7 +417,7 @@ def customer_list(request):
     filterset = CustomerFilterSet(request.GET, queryset=selectors.customer_list(user=user), request=request, user=user)
     queryset = filterset.qs
     count, capped = selectors.capped_count(queryset)
-    queryset, sort = _ordered(queryset, request.GET.get("sort", ""))
+    queryset, sort = _ordered(queryset, request.GET.get("sort", ""), hidden_fields(user, "customer"))
     page, per_page = _page_params(request)
     offset = (page - 1) * per_page
     # One row more than the page tells whether there is a next page without counting the scope.
@@ -525,40 +533,15 @@ def _bulk_transfer(request, customers):
     )
 
 
-@transaction.atomic
 def _bulk_tag(request, customers):
-    """Adds the tag through ``customer_update`` per customer (each keeps its history row and
-    version); all or nothing."""
     tag = Tag.objects.filter(pk=_int_or_none(request.POST.get("tag"))).first()
     if tag is None:
         raise ValidationError({"tag": [_("请选择标签。")]})
-    done = 0
-    for customer in customers:
-        current = [row.pk for row in customer.tags.all()]
-        if tag.pk in current:
-            continue
-        try:
-            services.customer_update(
-                user=request.user, customer=customer, version=customer.version, data={"tags": [*current, tag.pk]}
-            )
-        except (ValidationError, DomainError) as error:
-            raise DomainError(
-                _("客户「%(name)s」：%(error)s") % {"name": customer.name, "error": "；".join(_error_messages(error))}
-            ) from error
-        done += 1
-    return tag, done
+    return tag, services.customer_tag_add(user=request.user, customers=customers, tag=tag)
 
 
-@transaction.atomic
 def _bulk_delete(request, customers):
-    for customer in customers:
-        try:
-            services.customer_delete(user=request.user, customer=customer, request=request)
-        except DomainError as error:
-            raise DomainError(
-                _("客户「%(name)s」：%(error)s") % {"name": customer.name, "error": error.message}
-            ) from error
-    return len(customers)
+    return services.customer_delete_many(user=request.user, customers=customers, request=request)
 
 
 def _int_or_none(value):
@@ -1137,7 +1120,10 @@ def _parse_local_datetime(value):
     value = (value or "").strip()
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but impossible, e.g. 2026-13-45T99:99
+        parsed = None
     if parsed is None:
         try:
             parsed = datetime.datetime.combine(datetime.date.fromisoformat(value), datetime.time(23, 59))

@@ -66,6 +66,17 @@ class _JsonObjectField(serializers.DictField):
     pass
 
 
+class SafeDateTimeField(serializers.DateTimeField):
+    """A date-time whose time-zone conversion cannot overflow (0001-01-01 in Asia/Shanghai is
+    before year 1): such input is a validation error, not a 500."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except (OverflowError, ValueError):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss][+HH:MM]")
+
+
 class CustomerWriteSerializer(serializers.Serializer):
     """Input of create and partial update. Lookups (industry, source, level, tags) are ids."""
 
@@ -84,7 +95,7 @@ class CustomerWriteSerializer(serializers.Serializer):
     district = serializers.CharField(max_length=6, required=False, allow_blank=True)
     address = serializers.CharField(max_length=200, required=False, allow_blank=True)
     website = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
+    next_follow_up_at = SafeDateTimeField(required=False, allow_null=True)
     remark = serializers.CharField(required=False, allow_blank=True)
     custom_fields = _JsonObjectField(required=False)
     version = serializers.IntegerField(required=False, help_text=_("修改时必填：读取时的版本号"))
@@ -114,7 +125,7 @@ class ContactSerializer(CrmModelSerializer):
         return _presenter(self, "contact").record(data, full=full)
 
     def to_internal_value(self, data):
-        # Type checks only (the contact form validates); keep what was sent, by API name.
+        # Type checks only (the contact form validates the rest); keep what was sent, by API name.
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": [_("请求体应为 JSON 对象。")]})
         validated = {}
@@ -125,12 +136,24 @@ class ContactSerializer(CrmModelSerializer):
                 raise serializers.ValidationError({"customer": error.detail}) from None
         elif not self.partial:
             raise serializers.ValidationError({"customer": [_("这个字段是必填项。")]})
-        for name in ["name", "title", "mobile", "email", "wechat", "birthday", "is_primary", "remark", "custom_fields"]:
-            if name in data:
-                validated[name] = data[name]
-        if "custom_fields" in validated and not isinstance(validated["custom_fields"], dict):
-            raise serializers.ValidationError({"custom_fields": [_("自定义字段应为对象。")]})
+        typed = ContactInputSerializer(data=data, partial=True)
+        typed.is_valid(raise_exception=True)
+        validated.update({name: data[name] for name in typed.validated_data})
         return validated
+
+
+class ContactInputSerializer(serializers.Serializer):
+    """The JSON types a contact's fields accept (values are validated by the contact form)."""
+
+    name = serializers.CharField(max_length=50)
+    title = serializers.CharField(max_length=50, allow_blank=True)
+    mobile = serializers.CharField(max_length=30, allow_blank=True)
+    email = serializers.CharField(max_length=254, allow_blank=True)
+    wechat = serializers.CharField(max_length=50, allow_blank=True)
+    birthday = serializers.DateField(allow_null=True)
+    is_primary = serializers.BooleanField()
+    remark = serializers.CharField(allow_blank=True)
+    custom_fields = _JsonObjectField()
 
 
 class TransferSerializer(serializers.Serializer):
@@ -143,7 +166,7 @@ class TeamMemberSerializer(serializers.Serializer):
     user = serializers.IntegerField()
     user_name = serializers.CharField(read_only=True)
     access = serializers.ChoiceField(choices=TeamAccess.choices, default=TeamAccess.READ)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = SafeDateTimeField(required=False, allow_null=True)
     granted_by = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -226,7 +249,8 @@ class CustomFieldSerializer(CrmModelSerializer):
         ]
 
     def validate(self, attrs):
-        instance = CustomField(**{**(self._current() if self.instance else {}), **attrs})
+        current = self._current() if self.instance else {}
+        instance = CustomField(pk=getattr(self.instance, "pk", None), **{**current, **attrs})
         instance.clean()  # choices for choice types, a valid regex, no clash with built-in names
         return attrs
 
