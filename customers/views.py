@@ -42,7 +42,7 @@ from customers.models import (
     Source,
     Tag,
 )
-from customers.presenters import Presenter
+from customers.presenters import CUSTOM_MASKERS, MASKERS, Presenter
 from staff.fieldperms import hidden_fields
 from staff.models import Department, User
 from staff.selectors import user_list
@@ -67,8 +67,8 @@ MAX_PAGE = 10_000
 NON_FILTER_PARAMS = {"page", "per_page", "sort"}
 # Filters that take several values (saved as lists, like the API's saved views).
 MULTI_PARAMS = {"level", "source", "industry", "tags", "tags_all", "owner", "department"}
-MASKABLE = {"mobile", "phone", "email"}
-MASKABLE_CUSTOM_TYPES = {CustomFieldType.PHONE, CustomFieldType.EMAIL}
+MASKABLE = set(MASKERS)
+MASKABLE_CUSTOM_TYPES = set(CUSTOM_MASKERS)
 # Customers one bulk request may act on (a page holds at most 100).
 BULK_LIMIT = services.TRANSFER_BATCH_LIMIT
 
