@@ -172,7 +172,8 @@ def capped_count(queryset, limit=None):
     """(count, capped): exact up to ``limit`` rows (LIST_COUNT_LIMIT), then (limit, True) — a
     bounded scan instead of counting a whole 500,000-row scope on every page load."""
     limit = limit or settings.LIST_COUNT_LIMIT
-    count = queryset.order_by()[: limit + 1].count()
+    # Only the key: the list's annotations (a per-row EXISTS) and joins cost nothing here.
+    count = queryset.order_by().values("pk")[: limit + 1].count()
     return (limit, True) if count > limit else (count, False)
 
 
