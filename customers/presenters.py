@@ -2,9 +2,26 @@
 they may see them in full, hidden fields dropped, custom fields filtered the same way. The API
 serializers, pages and history all present through here."""
 
+import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import regions
 from crm.masking import mask_email, mask_phone
-from customers.models import CustomField, CustomFieldType
+from customers.models import (
+    CustomerKind,
+    CustomerLevel,
+    CustomField,
+    CustomFieldTarget,
+    CustomFieldType,
+    DealStatus,
+    Industry,
+    Source,
+    Tag,
+)
 from staff.fieldperms import hidden_fields
+from staff.models import Department, User
 
 # Output keys that show another field: hidden with it.
 DERIVED = {"owner_name": "owner"}
@@ -57,3 +74,100 @@ def present_history_value(field, value, *, full, presenter=None):
     if field == "custom_fields" and presenter is not None:
         return presenter.custom_fields(value, full=full)
     return value
+
+
+def custom_display(definition, value):
+    """A custom field's value as text (lists joined, yes/no for booleans)."""
+    if value is None or value == "" or value == []:
+        return ""
+    if definition is not None and definition.type == CustomFieldType.BOOLEAN:
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return "、".join(str(item) for item in value)
+    return str(value)
+
+
+HISTORY_LOOKUPS = {
+    "industry": Industry,
+    "source": Source,
+    "level": CustomerLevel,
+    "owner": User,
+    "created_by": User,
+    "deleted_by": User,
+    "department": Department,
+}
+HISTORY_CHOICES = {"kind": dict(CustomerKind.choices), "deal_status": dict(DealStatus.choices)}
+
+
+def readable_history(entries):
+    """History entries (``selectors.customer_history`` / ``customer_timeline``) with readable
+    values beside the raw ones: ``old_display`` / ``new_display`` — names for ids, labels for
+    choices, region names for codes, custom fields one change per key (``custom_fields.<key>``).
+    Pages and the API both show these. A fixed number of queries."""
+    wanted = {}
+    for entry in entries:
+        for change in entry.get("changes", []):
+            model = Tag if change["field"] == "tags" else HISTORY_LOOKUPS.get(change["field"])
+            if model is None:
+                continue
+            for value in (change["old"], change["new"]):
+                values = value if isinstance(value, list) else [value]
+                wanted.setdefault(model, set()).update(item for item in values if isinstance(item, int))
+    names = {model: {row.pk: str(row) for row in model.objects.filter(pk__in=ids)} for model, ids in wanted.items()}
+    custom_labels = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "label"))
+    custom_types = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "type"))
+
+    def show(field, value):
+        if value is None or value == "" or value == [] or value == {}:
+            return ""
+        model = Tag if field == "tags" else HISTORY_LOOKUPS.get(field)
+        if model is not None:
+            values = value if isinstance(value, list) else [value]
+            return "、".join(names.get(model, {}).get(item, f"#{item}") for item in values)
+        if field in HISTORY_CHOICES:
+            return str(HISTORY_CHOICES[field].get(value, value))
+        if field in ("province", "city", "district"):
+            try:
+                return regions.region_name(value) or value
+            except (KeyError, LookupError, ValueError):
+                return value
+        if isinstance(value, datetime.datetime):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        if isinstance(value, bool):
+            return _("是") if value else _("否")
+        if isinstance(value, list):
+            return "、".join(str(item) for item in value)
+        return str(value)
+
+    shown = []
+    for entry in entries:
+        if entry.get("kind", "history") != "history":
+            shown.append(entry)
+            continue
+        changes = []
+        for change in entry["changes"]:
+            if change["field"] == "custom_fields":
+                old, new = change["old"] or {}, change["new"] or {}
+                for key in sorted(set(old) | set(new)):
+                    if old.get(key) != new.get(key):
+                        definition = type("Definition", (), {"type": custom_types.get(key)})
+                        changes.append(
+                            {
+                                "field": f"custom_fields.{key}",
+                                "label": custom_labels.get(key, key),
+                                "old": old.get(key),
+                                "new": new.get(key),
+                                "old_display": custom_display(definition, old.get(key)),
+                                "new_display": custom_display(definition, new.get(key)),
+                            }
+                        )
+                continue
+            changes.append(
+                {
+                    **change,
+                    "old_display": show(change["field"], change["old"]),
+                    "new_display": show(change["field"], change["new"]),
+                }
+            )
+        shown.append({**entry, "changes": changes})
+    return shown

@@ -34,7 +34,6 @@ from customers.models import (
     Customer,
     CustomerKind,
     CustomerLevel,
-    CustomField,
     CustomFieldTarget,
     CustomFieldType,
     DealStatus,
@@ -42,9 +41,9 @@ from customers.models import (
     Source,
     Tag,
 )
-from customers.presenters import CUSTOM_MASKERS, MASKERS, Presenter
+from customers.presenters import CUSTOM_MASKERS, MASKERS, Presenter, custom_display, readable_history
 from staff.fieldperms import hidden_fields
-from staff.models import Department, User
+from staff.models import Department
 from staff.selectors import user_list
 from staff.teams import TeamAccess
 
@@ -754,16 +753,6 @@ DETAIL_FIELDS = [
 ]  # fmt: skip
 
 
-def _custom_display(definition, value):
-    if value is None or value == "" or value == []:
-        return ""
-    if definition is not None and definition.type == CustomFieldType.BOOLEAN:
-        return _("是") if value else _("否")
-    if isinstance(value, list):
-        return "、".join(str(item) for item in value)
-    return str(value)
-
-
 def _region_label(province, city, district):
     if not (province or city or district):
         return ""
@@ -831,7 +820,7 @@ def _detail_context(request, customer, *, revealed=None):
     ]
     custom_defs = {definition.key: definition for definition in definitions(CustomFieldTarget.CUSTOMER)}
     custom = [
-        {"label": definition.label, "value": _custom_display(definition, shown["custom_fields"].get(key))}
+        {"label": definition.label, "value": custom_display(definition, shown["custom_fields"].get(key))}
         for key, definition in custom_defs.items()
         if f"cf.{key}" not in presenter.hidden
     ]
@@ -899,86 +888,8 @@ def _contacts(request, customer, *, revealed=None):
 
 
 # Historical values of these fields are ids: shown by name.
-HISTORY_LOOKUPS = {
-    "industry": Industry,
-    "source": Source,
-    "level": CustomerLevel,
-    "owner": User,
-    "created_by": User,
-    "deleted_by": User,
-    "department": Department,
-}
-HISTORY_CHOICES = {"kind": dict(CustomerKind.choices), "deal_status": dict(DealStatus.choices)}
-
-
 def _timeline(user, customer):
-    """customer_timeline's entries with readable values: names for ids, labels for choices and
-    custom fields, region names for codes (a fixed number of queries)."""
-    entries = selectors.customer_timeline(user=user, customer=customer)
-    wanted = {}
-    for entry in entries:
-        for change in entry.get("changes", []):
-            model = Tag if change["field"] == "tags" else HISTORY_LOOKUPS.get(change["field"])
-            if model is None:
-                continue
-            for value in (change["old"], change["new"]):
-                values = value if isinstance(value, list) else [value]
-                wanted.setdefault(model, set()).update(item for item in values if isinstance(item, int))
-    names = {model: {row.pk: str(row) for row in model.objects.filter(pk__in=ids)} for model, ids in wanted.items()}
-    custom_labels = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "label"))
-    custom_types = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "type"))
-
-    def show(field, value):
-        if value is None or value == "" or value == [] or value == {}:
-            return ""
-        model = Tag if field == "tags" else HISTORY_LOOKUPS.get(field)
-        if model is not None:
-            values = value if isinstance(value, list) else [value]
-            return "、".join(names.get(model, {}).get(item, f"#{item}") for item in values)
-        if field in HISTORY_CHOICES:
-            return str(HISTORY_CHOICES[field].get(value, value))
-        if field in ("province", "city", "district"):
-            try:
-                return regions.region_name(value) or value
-            except (KeyError, LookupError, ValueError):
-                return value
-        if isinstance(value, datetime.datetime):
-            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-        if isinstance(value, bool):
-            return _("是") if value else _("否")
-        if isinstance(value, list):
-            return "、".join(str(item) for item in value)
-        return str(value)
-
-    shown = []
-    for entry in entries:
-        if entry.get("kind") != "history":
-            shown.append(entry)
-            continue
-        changes = []
-        for change in entry["changes"]:
-            if change["field"] == "custom_fields":
-                old, new = change["old"] or {}, change["new"] or {}
-                for key in sorted(set(old) | set(new)):
-                    if old.get(key) != new.get(key):
-                        definition = type("Definition", (), {"type": custom_types.get(key)})
-                        changes.append(
-                            {
-                                "label": custom_labels.get(key, key),
-                                "old": _custom_display(definition, old.get(key)),
-                                "new": _custom_display(definition, new.get(key)),
-                            }
-                        )
-                continue
-            changes.append(
-                {
-                    "label": change["label"],
-                    "old": show(change["field"], change["old"]),
-                    "new": show(change["field"], change["new"]),
-                }
-            )
-        shown.append({**entry, "changes": changes})
-    return shown
+    return readable_history(selectors.customer_timeline(user=user, customer=customer))
 
 
 @login_required

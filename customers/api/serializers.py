@@ -184,10 +184,12 @@ class TeamMemberSerializer(serializers.Serializer):
 
 
 class HistoryChangeSerializer(serializers.Serializer):
-    field = serializers.CharField()
+    field = serializers.CharField(help_text=_("字段名；自定义字段为 custom_fields.<key>"))
     label = serializers.CharField()
     old = serializers.JSONField(allow_null=True)
     new = serializers.JSONField(allow_null=True)
+    old_display = serializers.CharField(help_text=_("可读的旧值（名称、选项文字、地区名）"))
+    new_display = serializers.CharField()
 
 
 class HistoryEntrySerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from customers.api.serializers import (
 )
 from customers.filters import ContactFilterSet, CustomerFilterSet
 from customers.models import Contact, Customer, CustomerLevel, CustomField, Industry, SavedView, Source, Tag
+from customers.presenters import readable_history
 from staff.models import User
 
 
@@ -149,7 +150,7 @@ class CustomerViewSet(ScopedModelViewSet):
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
         customer = self.get_object()
-        entries = selectors.customer_history(user=request.user, customer=customer)
+        entries = readable_history(selectors.customer_history(user=request.user, customer=customer))
         return Response(HistoryEntrySerializer(entries, many=True).data)
 
     @extend_schema(request=None, responses=RevealSerializer)

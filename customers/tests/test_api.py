@@ -619,3 +619,15 @@ def test_list_makes_a_fixed_number_of_queries(org, client_for, django_assert_max
 
     assert queries_for(5) == queries_for(30)
     assert queries_for(30) <= 12
+
+
+def test_history_has_readable_values_beside_raw_ones(org, client_for, owned, custom_fields):
+    level = CustomerLevel.objects.get(code="A")
+    client = client_for(org.east_rep)
+    client.patch(
+        detail(owned), {"version": 1, "level": level.pk, "custom_fields": {"budget": 9, "vip": True}}, format="json"
+    )
+    changes = {c["field"]: c for c in client.get(detail(owned, "api:customer-history")).json()[0]["changes"]}
+    assert (changes["level"]["new"], changes["level"]["new_display"]) == (level.pk, "A 重点客户")
+    assert changes["custom_fields.vip"]["new_display"] == "是"
+    assert changes["custom_fields.budget"]["label"] == "预算"

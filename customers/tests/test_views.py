@@ -442,7 +442,7 @@ def test_detail_shows_card_custom_fields_and_the_timeline(org, client, budget):
     assert "年度预算" in text and "500" in text
     timeline = response.context["timeline"]
     assert [entry["type"] for entry in timeline] == ["changed", "created"]
-    changes = {change["label"]: (change["old"], change["new"]) for change in timeline[0]["changes"]}
+    changes = {change["label"]: (change["old_display"], change["new_display"]) for change in timeline[0]["changes"]}
     assert changes["等级"] == ("", "A 重点客户")
     assert changes["年度预算"] == ("300", "500")
     assert "创建了客户" in text and "修改了客户" in text
