@@ -214,8 +214,7 @@ def customer_update(*, user, customer, version, data, change_reason=None):
     """Change a customer the user may edit. ``version`` is the one the user last saw: if someone
     saved in between, nothing is written and ConflictError (409) carries the current version."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
-    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
-        raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
+    _check_customer_editable(user, customer)
     try:
         version = int(version)
     except (TypeError, ValueError):
@@ -494,7 +493,10 @@ def customer_search_refresh(*, customer_ids):
 
 
 def _check_customer_editable(user, customer):
-    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+    """The one edit-rights check of every write on a customer or its contacts."""
+    from customers.selectors import customer_editable
+
+    if not customer_editable(user=user, customer=customer):
         raise DomainError(_("您对该客户只有查看权限。"), code="read_only", status=403)
 
 
