@@ -27,6 +27,11 @@ TRANSFER_BATCH_LIMIT = 1000
 # (user=, customer_ids=, to_owner=, options=) and returning how many rows they moved.
 TRANSFER_FOLLOWERS = {}
 
+# Later apps register what moves to the survivor when two customers are merged (follow-ups, tasks,
+# deals, contracts, payments): callables taking (user=, survivor=, other=) inside the merge's
+# transaction and returning how many rows they moved. See customer_merge.
+MERGE_MOVERS = {}
+
 
 class FormValidationError(DomainError):
     """Invalid input (400, errors per field; custom fields nested under ``custom_fields``) that
