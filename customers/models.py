@@ -207,7 +207,7 @@ class CustomerQuerySet(ScopedQuerySet):
 
 
 # Kept at module level too: customer_create writes its one "created" row through it, after the tags.
-CUSTOMER_HISTORY = HistoricalRecords(excluded_fields=["search_text", "updated_at"], m2m_fields=["tags"])
+CUSTOMER_HISTORY = HistoricalRecords(excluded_fields=["search_text", "name_key", "last_follow_up_content", "updated_at"], m2m_fields=["tags"])
 
 
 class Customer(OwnedModel):
@@ -236,6 +236,7 @@ class Customer(OwnedModel):
     deal_at = models.DateTimeField(_("成交时间"), null=True, blank=True)
     next_follow_up_at = models.DateTimeField(_("下次联系时间"), null=True, blank=True)
     last_follow_up_at = models.DateTimeField(_("最近跟进时间"), null=True, blank=True)
+    last_follow_up_content = models.TextField(_("最近跟进内容"), blank=True, editable=False)
     remark = models.TextField(_("备注"), blank=True)
     custom_fields = models.JSONField(_("自定义字段"), default=dict, blank=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
@@ -251,6 +252,9 @@ class Customer(OwnedModel):
     # Name, credit code, e-mails, phone digits and contact names in one string, kept by
     # customers.services.customer_search_refresh; the one column the search box reads.
     search_text = models.TextField(editable=False, blank=True, default="")
+    # The company name reduced for the duplicate check (客户查重): full-width → half-width, no
+    # punctuation or spaces, no region or legal suffix; kept by the customers services.
+    name_key = models.CharField(max_length=200, editable=False, blank=True, default="")
 
     objects = CustomerQuerySet.as_manager()
     history = CUSTOMER_HISTORY
@@ -277,6 +281,9 @@ class Customer(OwnedModel):
             models.Index(fields=["deleted_at"], name="customer_deleted", condition=Q(deleted_at__isnull=False)),
             models.Index(fields=["mobile"], name="customer_mobile", condition=~Q(mobile="")),
             models.Index(fields=["credit_code"], name="customer_credit_code", condition=~Q(credit_code="")),
+            models.Index(fields=["email"], name="customer_email", condition=~Q(email="")),
+            GinIndex(OpClass("name_key", name="gin_trgm_ops"), name="customer_name_key_trgm"),
+            models.Index(fields=["name_key"], name="customer_name_key"),
         ]
 
     def __str__(self):
@@ -335,7 +342,11 @@ class Contact(TimeStampedModel):
                 fields=["customer"], condition=Q(is_primary=True), name="contact_one_primary_per_customer"
             )
         ]
-        indexes = [models.Index(fields=["customer", "-updated_at"], name="contact_customer_recent")]
+        indexes = [
+            models.Index(fields=["customer", "-updated_at"], name="contact_customer_recent"),
+            models.Index(fields=["mobile"], name="contact_mobile", condition=~Q(mobile="")),
+            models.Index(fields=["email"], name="contact_email", condition=~Q(email="")),
+        ]
 
     def __str__(self):
         return self.name
