@@ -207,7 +207,9 @@ class CustomerQuerySet(ScopedQuerySet):
 
 
 # Kept at module level too: customer_create writes its one "created" row through it, after the tags.
-CUSTOMER_HISTORY = HistoricalRecords(excluded_fields=["search_text", "name_key", "last_follow_up_content", "updated_at"], m2m_fields=["tags"])
+CUSTOMER_HISTORY = HistoricalRecords(
+    excluded_fields=["search_text", "name_key", "last_follow_up_content", "updated_at"], m2m_fields=["tags"]
+)
 
 
 class Customer(OwnedModel):
