@@ -14,6 +14,7 @@ from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
 from crm.errors import ConflictError, DomainError
 from customers.custom_fields import definitions as custom_field_definitions
+from customers.duplicates import normalize_company_name
 from customers.forms import ContactForm, CustomerForm
 from customers.models import CUSTOMER_HISTORY, Contact, Customer, CustomerTeamMember, CustomFieldType, SavedView
 from staff import teams
@@ -203,6 +204,7 @@ def customer_create(*, user, data, owner=None):
     customer.department_id = owner.department_id
     customer.created_by = user
     customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.name_key = normalize_company_name(customer.name)
     customer._history_user = user
     # One "created" history row that already lists the tags: rows and tags first, then the record.
     customer.skip_history_when_saving = True
@@ -239,6 +241,7 @@ def customer_update(*, user, customer, version, data, change_reason=None):
         return locked  # nothing to write: no new version, no empty history row
     customer = form.save(commit=False)
     customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.name_key = normalize_company_name(customer.name)
     customer.version = locked.version + 1
     if "tags" in form.fields and not form.fields["tags"].disabled:
         customer.skip_history_when_saving = True  # one history row for the whole change, below
@@ -486,6 +489,26 @@ SEARCH_REFRESH_SQL = r"""
         ''))
     WHERE c.id = ANY(%s)
 """
+
+
+def customer_name_key_refresh(*, customer_ids, batch_size=1000):
+    """Recompute ``name_key`` (customers.duplicates.normalize_company_name) of these customers —
+    for bulk paths that write names around customer_create/customer_update. One read and one
+    UPDATE … FROM (VALUES …) per ``batch_size`` rows (1000: a statement of ~100 kB)."""
+    ids = sorted(set(customer_ids))
+    changed = 0
+    for start in range(0, len(ids), batch_size):
+        rows = Customer.objects.filter(pk__in=ids[start : start + batch_size]).values_list("pk", "name", "name_key")
+        values = [(pk, key) for pk, name, old in rows if (key := normalize_company_name(name)) != old]
+        if values:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE customers_customer c SET name_key = v.key FROM unnest(%s::bigint[], %s::text[]) "
+                    "AS v(id, key) WHERE c.id = v.id",
+                    [[pk for pk, _key in values], [key for _pk, key in values]],
+                )
+            changed += len(values)
+    return changed
 
 
 def customer_search_refresh(*, customer_ids):
