@@ -104,12 +104,19 @@ def _short_names(name):
     return {form for form in forms if len(form) >= 2}
 
 
+@dataclass(frozen=True)
+class _Regions:
+    starts: dict
+    ends: dict
+    by_first: dict
+
+
 @functools.cache
 def _region_names():
-    """(leading, by_first): names a company name may start with — provinces with and without
+    """``starts``/``ends``: names a company name may start (or end) with — provinces with and without
     suffix, prefecture-level cities (市) with and without it, other prefectures in full, the
     country — and the names a bracketed region group may hold (those plus short forms and
-    counties), by their first character."""
+    counties), by their first character (``by_first``)."""
     leading, anywhere = set(_COUNTRY) | set(_EXTRA_REGIONS), set()
     for province_code, province in regions.provinces():
         leading |= _short_names(province)
@@ -127,14 +134,19 @@ def _region_names():
     by_first = {}
     for name in anywhere | leading:
         by_first.setdefault(name[0], []).append(name)
-    # Longest first, so 内蒙古 wins over a shorter name it starts with.
-    return tuple(sorted(leading, key=len, reverse=True)), by_first
+    # Indexed by first and by last character (a few candidates per lookup instead of ~1000), longest
+    # first so 内蒙古 wins over a shorter name it starts with.
+    starts, ends = {}, {}
+    for name in sorted(leading, key=len, reverse=True):
+        starts.setdefault(name[0], []).append(name)
+        ends.setdefault(name[-1], []).append(name)
+    return _Regions(starts=starts, ends=ends, by_first=by_first)
 
 
 def _only_regions(text):
     """Whether ``text`` (no spaces or punctuation) is one or more region names run together:
     上海, 中国上海, 上海浦东新区, china."""
-    _leading, by_first = _region_names()
+    by_first = _region_names().by_first
     if not text:
         return False
 
@@ -159,7 +171,7 @@ def _meaningful(rest):
 def _strip_legal_suffixes(text):
     """Legal forms (and a trailing region or country: 华为技术有限公司上海分公司) off the end of a
     space-separated ``text``, repeatedly."""
-    leading, _anywhere = _region_names()
+    ends = _region_names().ends
     while True:
         before = text
         text = _EN_SUFFIX.sub("", text).rstrip()
@@ -168,7 +180,7 @@ def _strip_legal_suffixes(text):
                 text = text[: -len(suffix)].rstrip()
                 break
         else:
-            for name in leading:
+            for name in ends.get(text[-1:], ()):
                 if text.endswith(name) and _meaningful(text[: -len(name)].replace(" ", "")):
                     text = text[: -len(name)].rstrip()
                     break
@@ -199,11 +211,11 @@ def normalize_company_name(name: str) -> str:
     )
     text = " ".join(_NOT_WORD.sub(" ", text).split())
     text = _strip_legal_suffixes(text).replace(" ", "")
-    leading, _anywhere = _region_names()
+    starts = _region_names().starts
     stripped = True
     while stripped:
         stripped = False
-        for region in leading:
+        for region in starts.get(text[:1], ()):
             if text.startswith(region) and _meaningful(text[len(region) :]):
                 text = _strip_legal_suffixes(text[len(region) :])
                 stripped = True

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Contact, Customer, CustomerLevel, CustomerTeamMember, Tag
+from customers.models import Contact, Customer, CustomerLevel, CustomerMerge, CustomerTeamMember, Tag
 from staff import teams
 from staff.scope import get_for_user, subordinates_subquery
 
@@ -401,3 +401,64 @@ def duplicate_candidates(*, user, matches):
             )
         candidates.append(card)
     return candidates
+
+
+# --- merges (合并) --------------------------------------------------------------------------------
+
+
+def customer_merged_history(*, user, customer, merge, limit=200):
+    """The history of the customer ``merge`` brought into ``customer`` (already fetched through
+    the user's scope), masked as the survivor is for this user. Works after the merged customer
+    was purged from the recycle bin: its history rows are kept."""
+    member = getattr(customer, "viewer_is_member", None)
+    if member is None:
+        member = teams.is_team_member(CustomerTeamMember, customer, user)
+    stub = Customer(pk=merge.other_id, owner_id=customer.owner_id)
+    stub.viewer_is_member = member
+    return customer_history(user=user, customer=stub, limit=limit)
+
+
+def customer_merges(*, user, customer, limit=200):
+    """The customers merged into ``customer`` (in the user's scope), newest first, each with its
+    own history."""
+    return [
+        {
+            "id": merge.pk,
+            "other_name": merge.other_name,
+            "merged_by_name": str(merge.merged_by) if merge.merged_by else "",
+            "merged_at": merge.merged_at,
+            "fields_taken": merge.fields_taken,
+            "moved": merge.moved,
+            "history": customer_merged_history(user=user, customer=customer, merge=merge, limit=limit),
+        }
+        for merge in CustomerMerge.objects.filter(survivor=customer).select_related("merged_by")
+    ]
+
+
+def customer_merge_get(*, customer, merge_pk):
+    """One merge into ``customer`` (already in the user's scope), or 404."""
+    try:
+        return CustomerMerge.objects.select_related("merged_by").get(survivor=customer, pk=merge_pk)
+    except (CustomerMerge.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def _merge_timeline(*, user, customer):
+    """Timeline lines "合并了客户「X」" with a pointer to the merged customer's history."""
+    from django.urls import reverse
+
+    return [
+        {
+            "kind": "merge",
+            "at": merge.merged_at,
+            "user_name": str(merge.merged_by) if merge.merged_by else "",
+            "title": _("合并了客户「%(name)s」") % {"name": merge.other_name},
+            "text": "",
+            "url": reverse("customers:merged_history", args=[customer.pk, merge.pk]),
+            "link_text": _("查看被合并客户的历史"),
+        }
+        for merge in CustomerMerge.objects.filter(survivor=customer).select_related("merged_by")
+    ]
+
+
+TIMELINE_SOURCES["merges"] = _merge_timeline
