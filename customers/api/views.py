@@ -137,8 +137,8 @@ class CustomerViewSet(ScopedModelViewSet):
         data = dict(serializer.validated_data)
         exclude = data.pop("exclude", None)
         matches = find_duplicates(data=data, exclude_ids=[exclude] if exclude else ())
-        candidates = selectors.duplicate_candidates(user=request.user, matches=matches)
-        return Response(DuplicateCandidateSerializer(candidates, many=True).data)
+        # As in a 409's ``candidates``: fields outside the caller's scope are absent, not null.
+        return Response(selectors.duplicate_candidates(user=request.user, matches=matches))
 
     @extend_schema(
         request=MergeSerializer,

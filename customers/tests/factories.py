@@ -76,6 +76,8 @@ class ContactFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"联系人{n}")
 
 
-def make_customer(user, **data):
+def make_customer(user, *, check=True, **data):
+    """A customer through the service (``check=False``: no duplicate check, for tests that want
+    duplicates)."""
     data.setdefault("name", "样例客户有限公司")
-    return services.customer_create(user=user, data=data)
+    return services.customer_create(user=user, data=data, check_duplicates=check)
