@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "staff",
     "audit",
     "customers",
+    "pool",
 ]
 
 MIDDLEWARE = [
@@ -321,6 +322,12 @@ CELERY_BEAT_SCHEDULE = {
     "customers-purge-recycle-bin": {
         "task": "customers.tasks.customer_purge_recycle_bin_task",
         "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # The public pool's recall (公海回收): due customers return to their pools; daily at 02:00.
+    "pool-recall": {
+        "task": "pool.tasks.pool_recall_task",
+        "schedule": crontab(hour=2, minute=0),
         "options": {"expires": 60 * 60},
     },
 }

@@ -32,6 +32,18 @@ TRANSFER_FOLLOWERS = {}
 # transaction and returning how many rows they moved. See customer_merge.
 MERGE_MOVERS = {}
 
+# Later apps register checks run before customers gain an owner on create and transfer (the
+# pool's ownership limits): callables taking (owner=, customers=) — the rows about to become the
+# owner's, unsaved on create — that raise DomainError to refuse.
+OWNER_LIMIT_CHECKS = {}
+
+
+def _check_owner_limits(*, owner, customers):
+    customers = [customer for customer in customers if customer.owner_id != owner.pk]
+    if customers:
+        for check in OWNER_LIMIT_CHECKS.values():
+            check(owner=owner, customers=customers)
+
 
 class FormValidationError(DomainError):
     """Invalid input (400, errors per field; custom fields nested under ``custom_fields``) that
@@ -199,6 +211,7 @@ def customer_create(*, user, data, owner=None):
     form = _validated_form(CustomerForm, user=user, data=data)
     customer = form.save(commit=False)
     owner = owner or user
+    _check_owner_limits(owner=owner, customers=[customer])
     customer.owner = owner
     customer.department_id = owner.department_id
     customer.created_by = user
@@ -356,6 +369,7 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     if len(rows) != len(ids):
         raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
     before = {row.pk: row.owner_id for row in rows}
+    _check_owner_limits(owner=to_owner, customers=rows)
     for row in rows:
         row.owner = to_owner
         row.department_id = to_owner.department_id
@@ -382,6 +396,52 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     for name, follower in TRANSFER_FOLLOWERS.items():
         moved[name] = follower(user=user, customer_ids=ids, to_owner=to_owner, options=options or {})
     return len(rows)
+
+
+def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=None):
+    """Give the live customers selected by ``source_sql`` — a query with the columns ``id`` and
+    ``reason`` — to ``owner`` (and the owner's department), or with ``owner=None`` put them in no
+    one's hands (the public pool: owner and department cleared). Set-based for the pool's nightly
+    recall over 500,000 customers: one statement updates the rows (version + 1), writes one
+    history row each with its reason and copies each one's tags into it. Callers lock and check
+    first (claims take a row lock). Returns the number of customers changed."""
+    history = Customer.history.model
+    columns = [
+        field.column
+        for field in history._meta.concrete_fields
+        if not field.name.startswith("history_") and field.name != "history_id"
+    ]
+    listed = ", ".join(columns)
+    returned = ", ".join(f"c.{column}" for column in columns)
+    tags_history = Customer.objects.tag_history_model()._meta.db_table
+    sql = f"""
+        WITH src AS ({source_sql}),
+        upd AS (
+            UPDATE customers_customer c SET owner_id = %s, department_id = %s, version = c.version + 1,
+                updated_at = %s
+            FROM src WHERE c.id = src.id AND c.deleted_at IS NULL
+            RETURNING {returned}, src.reason AS change_reason
+        ),
+        hist AS (
+            INSERT INTO {history._meta.db_table} ({listed}, history_date, history_change_reason, history_type,
+                history_user_id)
+            SELECT {listed}, %s, left(change_reason, 100), '~', %s FROM upd
+            RETURNING history_id, id
+        ),
+        tags AS (
+            INSERT INTO {tags_history} (id, history_id, customer_id, tag_id)
+            SELECT t.id, hist.history_id, t.customer_id, t.tag_id
+            FROM hist JOIN customers_customer_tags t ON t.customer_id = hist.id
+        )
+        SELECT count(*) FROM hist
+    """  # noqa: S608 - the interpolated names are the model's own columns
+    now = now or timezone.now()
+    owner_id = owner.pk if owner is not None else None
+    department_id = owner.department_id if owner is not None else None
+    actor_id = actor.pk if actor is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, owner_id, department_id, now, now, actor_id])
+        return cursor.fetchone()[0]
 
 
 def _snapshot_tags_into_latest_history(customer_ids):
