@@ -50,7 +50,9 @@ class Pool(TimeStampedModel):
         verbose_name = _("公海")
         verbose_name_plural = _("公海")
         ordering = ["-is_default", "name"]
-        constraints = [models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="pool_one_default")]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="pool_one_default")
+        ]
         permissions = [
             ("claim_customer", _("可以领取公海客户")),
             ("assign_customer", _("可以分配公海客户")),
@@ -64,7 +66,9 @@ class PoolLevelRule(models.Model):
     """Days without a follow-up before a customer of this level returns to the pool."""
 
     pool = models.ForeignKey(Pool, verbose_name=_("公海"), on_delete=models.CASCADE, related_name="level_rules")
-    level = models.ForeignKey("customers.CustomerLevel", verbose_name=_("等级"), on_delete=models.CASCADE, related_name="+")
+    level = models.ForeignKey(
+        "customers.CustomerLevel", verbose_name=_("等级"), on_delete=models.CASCADE, related_name="+"
+    )
     no_follow_up_days = models.PositiveSmallIntegerField(_("未跟进天数"), help_text=_("0 表示该等级不按跟进回收。"))
 
     class Meta:
@@ -102,7 +106,9 @@ class PoolSettings(models.Model):
 class RoleLimit(models.Model):
     """A role's own limits instead of the company's; with several roles the most generous wins."""
 
-    role = models.OneToOneField("staff.Role", verbose_name=_("角色"), on_delete=models.CASCADE, related_name="pool_limit")
+    role = models.OneToOneField(
+        "staff.Role", verbose_name=_("角色"), on_delete=models.CASCADE, related_name="pool_limit"
+    )
     max_owned = models.PositiveIntegerField(_("拥有客户上限"), null=True, blank=True)
     max_locked = models.PositiveIntegerField(_("锁定客户上限"), null=True, blank=True)
     claim_daily_limit = models.PositiveIntegerField(_("每日领取上限"), null=True, blank=True)
@@ -122,21 +128,36 @@ class CustomerPoolState(models.Model):
     customer = models.OneToOneField(
         "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="pool_state"
     )
-    pool = models.ForeignKey(Pool, verbose_name=_("公海"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pool = models.ForeignKey(
+        Pool, verbose_name=_("公海"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     entered_at = models.DateTimeField(_("进入公海时间"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("领取时间"), null=True, blank=True)
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("领取人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("领取人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     locked_at = models.DateTimeField(_("锁定时间"), null=True, blank=True)
     locked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("锁定人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("锁定人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
         verbose_name = _("客户公海状态")
         verbose_name_plural = _("客户公海状态")
         indexes = [models.Index(fields=["pool", "entered_at"], name="pool_state_pool_entered")]
+
+    def __str__(self):
+        return f"{self.customer_id} · {self.pool_id or '-'}"
 
 
 class PoolEventKind(models.TextChoices):
@@ -156,16 +177,33 @@ class PoolEvent(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=PoolEventKind.choices)
     at = models.DateTimeField(_("时间"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # The owner before the event (release/recall: who lost it) and after (claim/assign).
     previous_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("原负责人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("原负责人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     new_owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("新负责人"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("新负责人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    pool = models.ForeignKey(Pool, verbose_name=_("公海"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pool = models.ForeignKey(
+        Pool, verbose_name=_("公海"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(_("原因"), max_length=200, blank=True)
 
     class Meta:

@@ -300,7 +300,7 @@ def due_params(*, cutoff, owner=None):
 
 
 def returning_soon(*, user, now=None):
-    """"待进入公海": the customers ``user`` owns that return to the pool within the warning lead
+    """ "待进入公海": the customers ``user`` owns that return to the pool within the warning lead
     (default 2 days), soonest first — [(customer, deadline, reason, days)]."""
     now = now or timezone.now()
     cutoff = now + timedelta(days=limits_for(user).warn_days)

@@ -23,6 +23,7 @@ from pool.models import (
     PoolEvent,
     PoolEventKind,
     PoolLevelRule,
+    PoolSettings,
 )
 
 OWNER_LIMIT_MESSAGE = "拥有客户已达上限"
@@ -333,7 +334,8 @@ def pool_recall_run(*, now=None):
         # The reason in the company's language: one template per rule, filled per row.
         cursor.execute("ALTER TABLE pool_due ADD COLUMN reason_text text")
         cursor.execute(
-            "UPDATE pool_due SET reason_text = replace(CASE reason WHEN 'no_deal' THEN %s ELSE %s END, '{days}', days::text)",
+            "UPDATE pool_due SET reason_text = "
+            "replace(CASE reason WHEN 'no_deal' THEN %s ELSE %s END, '{days}', days::text)",
             [_("超过 {days} 天未成交"), _("超过 {days} 天未跟进")],
         )
         cursor.execute("ALTER TABLE pool_due ADD PRIMARY KEY (id)")
@@ -359,7 +361,7 @@ def pool_recall_run(*, now=None):
         reasons = cursor.fetchall()
     label = _("自动回收")
     customer_owner_set(
-        source_sql=f"SELECT id, %s || '：' || reason_text AS reason FROM pool_due",
+        source_sql="SELECT id, %s || '：' || reason_text AS reason FROM pool_due",
         params=[label],
         owner=None,
         actor=None,
@@ -408,6 +410,27 @@ def pool_default_rules(*, pool):
 
 
 @transaction.atomic
+def pool_limits_update(*, user, data, request=None):
+    """Change the company-wide limits (``data``: field → value), audited."""
+    company = PoolSettings.current()
+    changed = {}
+    for field, value in data.items():
+        if getattr(company, field) != value:
+            changed[field] = value
+            setattr(company, field, value)
+    if changed:
+        company.save(update_fields=list(changed))
+        audit_record(
+            actor=user,
+            action=AuditAction.POOL_SETTINGS_CHANGE,
+            target=company,
+            data={"changed": {key: str(value) for key, value in changed.items()}},
+            request=request,
+        )
+    return company
+
+
+@transaction.atomic
 def pool_rules_update(*, user, pool, data, level_days, request=None):
     """Change a pool's options (``data``: field → value) and its days per level
     (``level_days``: level id → days, None removes the rule)."""
@@ -427,7 +450,10 @@ def pool_rules_update(*, user, pool, data, level_days, request=None):
         actor=user,
         action=AuditAction.POOL_SETTINGS_CHANGE,
         target=pool,
-        data={"changed": {key: str(value) for key, value in changed.items()}, "level_days": {str(k): v for k, v in level_days.items()}},
+        data={
+            "changed": {key: str(value) for key, value in changed.items()},
+            "level_days": {str(k): v for k, v in level_days.items()},
+        },
         request=request,
     )
     return pool

@@ -34,8 +34,7 @@ def test_each_level_returns_after_its_days_without_a_follow_up(org, pool):
         (None, 31): True, (None, 29): False,
     }  # fmt: skip
     customers = {
-        key: owned(rep, level=lv[key[0]] if key[0] else None, days_since_follow_up=key[1], age_days=80)
-        for key in cases
+        key: owned(rep, level=lv[key[0]] if key[0] else None, days_since_follow_up=key[1], age_days=80) for key in cases
     }
     # Never followed up: counted from its creation.
     fresh = owned(rep, level=lv["C"], age_days=10)
@@ -89,7 +88,12 @@ def test_no_deal_within_m_days_of_the_claim_returns_it(org, pool):
     pool.exempt_dealt = False
     pool.save()
     dealt = owned(
-        org.east_rep, level=lv["A"], days_since_follow_up=1, age_days=200, claimed_days_ago=91, deal_status=DealStatus.WON
+        org.east_rep,
+        level=lv["A"],
+        days_since_follow_up=1,
+        age_days=200,
+        claimed_days_ago=91,
+        deal_status=DealStatus.WON,
     )
 
     services.pool_recall_run()
