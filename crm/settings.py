@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "audit",
     "customers",
     "notifications",
+    "activities",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,12 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"cadence": "daily"},
         "options": {"queue": "notifications", "expires": 50 * 60},
     },
+    # Check-in coordinates older than FOLLOW_UP_CHECKIN_RETENTION_DAYS cleared; daily at 04:10.
+    "activities-purge-check-ins": {
+        "task": "activities.tasks.follow_up_purge_check_ins_task",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"expires": 60 * 60},
+    },
     # Customers in the recycle bin longer than CUSTOMER_RECYCLE_BIN_DAYS; daily at 04:00.
     "customers-purge-recycle-bin": {
         "task": "customers.tasks.customer_purge_recycle_bin_task",
@@ -364,6 +371,12 @@ CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
 # Lists count exactly up to this many rows, then answer "10,000+" (an exact count over 500,000
 # rows costs 50-100 ms on every page load).
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10_000)
+# Follow-ups: 外勤签到 (latitude/longitude on visits) on or off, and how long coordinates are kept
+# before the nightly purge clears them; attachments per follow-up and their size.
+FOLLOW_UP_CHECKIN_ENABLED = env.bool("FOLLOW_UP_CHECKIN_ENABLED", default=True)
+FOLLOW_UP_CHECKIN_RETENTION_DAYS = env.int("FOLLOW_UP_CHECKIN_RETENTION_DAYS", default=90)
+FOLLOW_UP_ATTACHMENT_MAX_COUNT = env.int("FOLLOW_UP_ATTACHMENT_MAX_COUNT", default=9)
+FOLLOW_UP_ATTACHMENT_MAX_MB = env.int("FOLLOW_UP_ATTACHMENT_MAX_MB", default=10)
 # Absolute links in e-mails and robot messages start with this.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Seconds one group-robot webhook POST may take (the task retries with back-off afterwards).
