@@ -179,7 +179,7 @@ def follow_up_create(
         if create_task:
             task_create(
                 user=user,
-                title=_("跟进：%(name)s") % {"name": customer.name},
+                title=(_("跟进：%(name)s") % {"name": customer.name})[:TITLE_MAX_LENGTH],
                 due_at=next_follow_up_at,
                 customer=customer,
                 description=content,

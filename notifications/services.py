@@ -269,7 +269,12 @@ def _send_emails(rows):
             continue
         pref = _preference(user)
         language = pref.language if pref else settings.LANGUAGE_CODE
-        context = {"notification": notification, "user": user, "url": _absolute(notification.link)}
+        context = {
+            "notification": notification,
+            "user": user,
+            "url": _absolute(notification.link),
+            "language": language,
+        }
         with translation.override(language):
             text = render_to_string("notifications/email/notification.txt", context)
             html = render_to_string("notifications/email/notification.html", context)
