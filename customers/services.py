@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
@@ -442,6 +443,38 @@ def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=Non
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, owner_id, department_id, now, now, actor_id])
         return cursor.fetchone()[0]
+
+
+def customer_followed_up(*, customer_id, occurred_at, content, next_follow_up_at=None):
+    """Record a follow-up on the customer, inside the caller's transaction (activities calls it
+    when a follow-up is saved). The last follow-up time and content move to this one unless a
+    later follow-up is already recorded; the next follow-up time becomes ``next_follow_up_at``
+    when given, and a due one (now or earlier) is cleared as done. One queryset UPDATE: no history
+    row and no new ``version`` (a colleague's open edit form must not conflict with a follow-up
+    logged meanwhile); ``updated_at`` moves so the mini-program's sync sees the change.
+    Returns whether this follow-up is the customer's latest."""
+    now = timezone.now()
+    if next_follow_up_at is not None:
+        next_value = Value(next_follow_up_at, output_field=DateTimeField())
+    else:
+        next_value = Case(
+            When(next_follow_up_at__lte=now, then=Value(None, output_field=DateTimeField())),
+            default=F("next_follow_up_at"),
+        )
+    latest = Q(last_follow_up_at__isnull=True) | Q(last_follow_up_at__lte=occurred_at)
+    updated = (
+        Customer.objects.filter(pk=customer_id)
+        .filter(latest)
+        .update(
+            last_follow_up_at=occurred_at,
+            last_follow_up_content=content or "",
+            next_follow_up_at=next_value,
+            updated_at=now,
+        )
+    )
+    if not updated and next_follow_up_at is not None:
+        Customer.objects.filter(pk=customer_id).update(next_follow_up_at=next_follow_up_at, updated_at=now)
+    return bool(updated)
 
 
 def _snapshot_tags_into_latest_history(customer_ids):

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import CharField, Exists, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -320,6 +322,26 @@ def return_warnings(*, now=None):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT owner_id, id, deadline FROM ({due_sql()}) due", due_params(cutoff=cutoff))
         return cursor.fetchall()
+
+
+def return_warning_rows(now):
+    """The reminder registry's rows (notifications.reminders) for "returning to the pool within
+    the warning lead": one set-based query — the due ids from the recall SQL — annotated with
+    target, recipient (the owner) and occasion (the recall clock's start, so the same clock is
+    warned about once and a follow-up or claim starts a new one)."""
+    cutoff = now + timedelta(days=PoolSettings.current().warn_days)
+    due_ids = RawSQL(f"SELECT id FROM ({due_sql()}) due", due_params(cutoff=cutoff))  # noqa: S611
+    clock = Greatest("last_follow_up_at", Coalesce("pool_state__claimed_at", "created_at"))
+    return (
+        Customer.objects.alive()
+        .filter(owner__isnull=False, pk__in=due_ids)
+        .annotate(
+            target_id=F("pk"),
+            recipient_id=F("owner_id"),
+            occasion=Cast(clock, CharField()),
+            customer_name=F("name"),
+        )
+    )
 
 
 def reason_text(reason, days):

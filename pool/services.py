@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
@@ -382,10 +383,27 @@ def pool_recall_run(*, now=None):
 
 
 def register_reminders():
-    """Registers the "customer returning to the pool in 2 days" reminder with the activities
-    app's reminder registry once that app exists; until then the rows are ready from
-    ``selectors.return_warnings`` and the owners' "待进入公海" list shows them."""
-    return None
+    """Registers the "customer returning to the pool in 2 days" reminder kind (``pool_return``)
+    with the notifications app's reminder registry: daily, to the owner, once per recall clock
+    (a follow-up or a claim starts a new one)."""
+    from notifications.reminders import DAILY, ReminderKind, register
+
+    register(
+        ReminderKind(
+            key="pool_return",
+            rows=selectors.return_warning_rows,
+            fields=("customer_name",),
+            title=gettext_lazy("客户即将退回公海：%(customer_name)s"),
+            body=gettext_lazy("该客户将在 2 天内因未跟进或未成交自动回收到公海，跟进或锁定即可保留。"),
+            link=_returning_link,
+            cadence=DAILY,
+            label=gettext_lazy("待进入公海"),
+        )
+    )
+
+
+def _returning_link(row):
+    return "/pool/returning/"
 
 
 # --- configuration ------------------------------------------------------------------------------

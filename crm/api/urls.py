@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("staff.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("pool.api.urls")),
+    path("", include("activities.api.urls")),
+    path("", include("notifications.api.urls")),
 ]

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from activities.models import FollowUp, Task
 from crm.tests.scopeapp.models import Note, NoteLink
 from customers.tests.factories import ContactFactory, CustomerFactory
 
@@ -60,6 +62,28 @@ CONTACT = ScopeCase(
     hides_unowned=True,
 )
 
+FOLLOW_UP = ScopeCase(
+    list_route="api:followup-list",
+    detail_route="api:followup-detail",
+    make=lambda owner, department: FollowUp.objects.create(
+        customer=CustomerFactory(owner=owner, department=department), occurred_at=timezone.now()
+    ),
+)
+
+
+def _make_task(owner, department):
+    from staff.tests.factories import UserFactory
+
+    # A pool customer's task goes to someone outside the organisation fixture.
+    assignee = owner or UserFactory()
+    customer = CustomerFactory(owner=owner, department=department)
+    return Task.objects.create(
+        title="t", due_at=timezone.now(), assignee=assignee, created_by=assignee, customer=customer
+    )
+
+
+TASK = ScopeCase(list_route="api:task-list", detail_route="api:task-detail", make=_make_task)
+
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
     "test:test-note-detail": NOTE,
@@ -87,6 +111,15 @@ SCOPED_ROUTES = {
     "api:customer-assign": CUSTOMER,
     "api:customer-lock": CUSTOMER,
     "api:customer-unlock": CUSTOMER,
+    "api:followup-list": FOLLOW_UP,
+    "api:followup-detail": FOLLOW_UP,
+    "api:task-list": TASK,
+    "api:task-detail": TASK,
+    # A second id or POST actions; their scope tests are in activities/tests/test_api.py.
+    "api:followup-attachment": FOLLOW_UP,
+    "api:task-complete": TASK,
+    "api:task-cancel": TASK,
+    "api:task-reopen": TASK,
 }
 
 UNSCOPED_ROUTES = {
@@ -109,6 +142,11 @@ UNSCOPED_ROUTES = {
     "api:customer-view-list": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-detail": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-builtin": "built-in view names; no records",
+    "api:notification-list": "the caller's own inbox (rows filtered by recipient; notifications/tests/test_api)",
+    "api:notification-detail": "the caller's own inbox (others' are 404; notifications/tests/test_api)",
+    "api:notification-unread-count": "the caller's own unread count (notifications/tests/test_api)",
+    "api:notification-read": "marks the caller's own notification (others' are 404; notifications/tests/test_api)",
+    "api:notification-read-all": "marks the caller's own notifications only (notifications/tests/test_api)",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).

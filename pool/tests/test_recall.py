@@ -201,3 +201,24 @@ def test_returning_soon_lists_the_owners_customers_due_within_two_days(org, pool
     warnings = {(owner, customer) for owner, customer, _deadline in selectors.return_warnings()}
     assert (org.east_lead.pk, someone_elses.pk) in warnings
     assert (org.east_rep.pk, in_three_days.pk) not in warnings
+
+
+def test_the_two_days_ahead_reminder_fires_once_per_clock(org, pool):
+    from notifications.models import Notification
+    from notifications.services import reminders_generate
+
+    lv = levels()
+    soon = owned(org.east_rep, level=lv["B"], days_since_follow_up=29, age_days=50)
+    owned(org.east_rep, level=lv["B"], days_since_follow_up=20, age_days=50)  # 10 days left: not yet
+
+    assert reminders_generate(keys=["pool_return"]) == {"pool_return": 1}
+    assert reminders_generate(keys=["pool_return"]) == {"pool_return": 0}
+    note = Notification.objects.get(kind="pool_return")
+    assert (note.recipient, note.target_id, note.link) == (org.east_rep, soon.pk, "/pool/returning/")
+    assert soon.name in note.title
+
+    # A claim (or a follow-up) starts a new clock: when it runs out again, a new warning.
+    later = timezone.now() + timedelta(days=60)
+    Customer.objects.filter(pk=soon.pk).update(last_follow_up_at=later - timedelta(days=29))
+    assert reminders_generate(keys=["pool_return"], now=later)["pool_return"] >= 1
+    assert Notification.objects.filter(kind="pool_return", target_id=soon.pk).count() == 2
