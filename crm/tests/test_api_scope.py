@@ -68,6 +68,7 @@ FOLLOW_UP = ScopeCase(
     make=lambda owner, department: FollowUp.objects.create(
         customer=CustomerFactory(owner=owner, department=department), occurred_at=timezone.now()
     ),
+    hides_unowned=True,
 )
 
 
@@ -82,7 +83,7 @@ def _make_task(owner, department):
     )
 
 
-TASK = ScopeCase(list_route="api:task-list", detail_route="api:task-detail", make=_make_task)
+TASK = ScopeCase(list_route="api:task-list", detail_route="api:task-detail", make=_make_task, hides_unowned=True)
 
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
