@@ -45,7 +45,14 @@ def _error(request, error):
 @require_GET
 def pool_list(request):
     user = request.user
-    filterset = PoolCustomerFilterSet(request.GET, queryset=selectors.pool_customer_list(user=user), request=request)
+    params = request.GET.copy()
+    for key in list(params):  # the form's "全部" options submit empty values
+        values = [value for value in params.getlist(key) if value.strip()]
+        if values:
+            params.setlist(key, values)
+        else:
+            del params[key]
+    filterset = PoolCustomerFilterSet(params, queryset=selectors.pool_customer_list(user=user), request=request)
     queryset = filterset.qs if filterset.is_valid() else selectors.pool_customer_list(user=user).none()
     if "search_rank" in queryset.query.annotations:
         queryset = queryset.order_by("-search_rank", "-id")

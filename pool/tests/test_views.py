@@ -30,6 +30,9 @@ def test_pool_page_lists_my_pools_customers_masked(org, client, pool):
     assert "公司客户甲" in text and "139****5678" in text and "13912345678" not in text
     assert "华北客户乙" not in text and "私海客户丙" not in text
     assert 'aria-current="page">公海' in text
+    # The filter form as a browser submits it ("全部" = empty values).
+    searched = client.get(reverse("pool:list"), {"q": "甲", "pool": "", "level": ""}).content.decode()
+    assert "公司客户甲" in searched
 
 
 def test_pool_page_query_budget(org, client, pool, django_assert_max_num_queries):
