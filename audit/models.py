@@ -29,6 +29,13 @@ class AuditAction(models.TextChoices):
     TEAM_MEMBER_REMOVE = "team_member_remove", _("移除团队成员")
     PERMISSION_CHANGE = "permission_change", _("权限变更")
     FIELD_PERMISSION_CHANGE = "field_permission_change", _("字段权限变更")
+    POOL_CLAIM = "pool_claim", _("领取公海客户")
+    POOL_RELEASE = "pool_release", _("退回公海")
+    POOL_ASSIGN = "pool_assign", _("分配公海客户")
+    POOL_LOCK = "pool_lock", _("锁定客户")
+    POOL_UNLOCK = "pool_unlock", _("解锁客户")
+    POOL_RECALL = "pool_recall", _("自动回收到公海")
+    POOL_SETTINGS_CHANGE = "pool_settings_change", _("公海设置变更")
 
 
 class AuditEvent(models.Model):

@@ -69,6 +69,9 @@ INSTALLED_APPS = [
     "staff",
     "audit",
     "customers",
+    "pool",
+    "notifications",
+    "activities",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +298,8 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=20 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue("default"), Queue("notifications"), Queue("analytics")]
 CELERY_TIMEZONE = TIME_ZONE
+# Reminders and their delivery never wait behind a long job on the default queue.
+CELERY_TASK_ROUTES = {"notifications.tasks.*": {"queue": "notifications"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every periodic job runs through crm.periodic.run_once_per_period, so two beats (or a retried
 # delivery) never repeat an effect within the same period.
@@ -317,10 +322,38 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=50),
         "options": {"expires": 60 * 60},
     },
+    # Reminders at exact times (task due); every 5 minutes. Each reminder is unique per
+    # (kind, target, recipient, occasion), so overlapping or repeated runs never duplicate one.
+    "notifications-reminders-frequent": {
+        "task": "notifications.tasks.reminders_generate_task",
+        "schedule": crontab(minute="*/5"),
+        "kwargs": {"cadence": "frequent"},
+        "options": {"queue": "notifications", "expires": 4 * 60},
+    },
+    # Day-based reminders (next follow-up, birthdays, holidays, pool warnings): on the hour
+    # 08:00-20:00 Asia/Shanghai — the first run of the day sends them, later ones catch additions.
+    "notifications-reminders-daily": {
+        "task": "notifications.tasks.reminders_generate_task",
+        "schedule": crontab(minute=0, hour="8-20"),
+        "kwargs": {"cadence": "daily"},
+        "options": {"queue": "notifications", "expires": 50 * 60},
+    },
+    # Check-in coordinates older than FOLLOW_UP_CHECKIN_RETENTION_DAYS cleared; daily at 04:10.
+    "activities-purge-check-ins": {
+        "task": "activities.tasks.follow_up_purge_check_ins_task",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"expires": 60 * 60},
+    },
     # Customers in the recycle bin longer than CUSTOMER_RECYCLE_BIN_DAYS; daily at 04:00.
     "customers-purge-recycle-bin": {
         "task": "customers.tasks.customer_purge_recycle_bin_task",
         "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # The public pool's recall (公海回收): due customers return to their pools; daily at 02:00.
+    "pool-recall": {
+        "task": "pool.tasks.pool_recall_task",
+        "schedule": crontab(hour=2, minute=0),
         "options": {"expires": 60 * 60},
     },
 }
@@ -348,6 +381,16 @@ CUSTOMER_DUPLICATE_NAME_SIMILARITY = env.float("CUSTOMER_DUPLICATE_NAME_SIMILARI
 # Lists count exactly up to this many rows, then answer "10,000+" (an exact count over 500,000
 # rows costs 50-100 ms on every page load).
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10_000)
+# Follow-ups: 外勤签到 (latitude/longitude on visits) on or off, and how long coordinates are kept
+# before the nightly purge clears them; attachments per follow-up and their size.
+FOLLOW_UP_CHECKIN_ENABLED = env.bool("FOLLOW_UP_CHECKIN_ENABLED", default=True)
+FOLLOW_UP_CHECKIN_RETENTION_DAYS = env.int("FOLLOW_UP_CHECKIN_RETENTION_DAYS", default=90)
+FOLLOW_UP_ATTACHMENT_MAX_COUNT = env.int("FOLLOW_UP_ATTACHMENT_MAX_COUNT", default=9)
+FOLLOW_UP_ATTACHMENT_MAX_MB = env.int("FOLLOW_UP_ATTACHMENT_MAX_MB", default=10)
+# Absolute links in e-mails and robot messages start with this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Seconds one group-robot webhook POST may take (the task retries with back-off afterwards).
+NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 # Holders of "view full contact details" who are neither owner nor team member see numbers
 # masked until they press 查看完整号码 (audit-logged). Off: they see them in full everywhere.
 CONTACT_REVEAL_REQUIRED = env.bool("CONTACT_REVEAL_REQUIRED", default=True)

@@ -162,7 +162,10 @@ class DealStatus(models.TextChoices):
 
 class CustomerQuerySet(ScopedQuerySet):
     """Customers a user may see: their data scope over owner/department, plus the customers they
-    are an active team member of; never those in the recycle bin (see ``in_recycle_bin``)."""
+    are an active team member of; never those in the recycle bin (see ``in_recycle_bin``) and
+    never those without an owner — they are in a public pool (公海), seen only through the pool's
+    own list (``pool.selectors``), contact details hidden until claimed. Unscoped lookups
+    (``alive()``: the duplicate check, the recycle bin's rule) still find them."""
 
     def alive(self):
         return self.filter(deleted_at__isnull=True)
@@ -172,7 +175,11 @@ class CustomerQuerySet(ScopedQuerySet):
 
     def scope_q(self, user, *, prefix=""):
         """The scope rule, for customers or — with ``prefix="customer__"`` — for rows that belong
-        to a customer (contacts, later follow-ups); the only place the rule lives."""
+        to a customer (contacts, later follow-ups); the only place the rule lives. Customers in a
+        pool (no owner) are in nobody's scope."""
+        return self._owned_or_shared_q(user, prefix=prefix) & Q(**{f"{prefix}owner__isnull": False})
+
+    def _owned_or_shared_q(self, user, *, prefix=""):
         owned = scope_filter(user, owner_field=f"{prefix}owner", department_field=f"{prefix}department")
         if not owned:  # Q(): the "all" scope. (Q() | x would narrow it to x.)
             return owned
@@ -182,8 +189,9 @@ class CustomerQuerySet(ScopedQuerySet):
         return self.alive().filter(self.scope_q(user))
 
     def recycle_bin_visible_to(self, user):
-        """Deleted customers the user could see before they were deleted (to restore them)."""
-        return self.in_recycle_bin().filter(self.scope_q(user))
+        """Deleted customers the user could see before they were deleted (to restore them); a
+        customer deleted while in a pool is found by the "all" scope."""
+        return self.in_recycle_bin().filter(self._owned_or_shared_q(user))
 
     def editable_q(self, user):
         """The rows ``user`` may change: within their data scope, or shared with them read-write;

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
@@ -40,6 +41,18 @@ TRANSFER_FOLLOWERS = {}
 # deals, contracts, payments): callables taking (user=, survivor=, other=) inside the merge's
 # transaction and returning how many rows they moved. See customer_merge.
 MERGE_MOVERS = {}
+
+# Later apps register checks run before customers gain an owner on create and transfer (the
+# pool's ownership limits): callables taking (owner=, customers=) — the rows about to become the
+# owner's, unsaved on create — that raise DomainError to refuse.
+OWNER_LIMIT_CHECKS = {}
+
+
+def _check_owner_limits(*, owner, customers):
+    customers = [customer for customer in customers if customer.owner_id != owner.pk]
+    if customers:
+        for check in OWNER_LIMIT_CHECKS.values():
+            check(owner=owner, customers=customers)
 
 
 class FormValidationError(DomainError):
@@ -241,6 +254,7 @@ def customer_create(*, user, data, owner=None, force=False, check_duplicates=Tru
     customer = form.save(commit=False)
     forced = _check_duplicates(user=user, customer=customer, force=force) if check_duplicates else []
     owner = owner or user
+    _check_owner_limits(owner=owner, customers=[customer])
     customer.owner = owner
     customer.department_id = owner.department_id
     customer.created_by = user
@@ -411,6 +425,7 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     if len(rows) != len(ids):
         raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
     before = {row.pk: row.owner_id for row in rows}
+    _check_owner_limits(owner=to_owner, customers=rows)
     for row in rows:
         row.owner = to_owner
         row.department_id = to_owner.department_id
@@ -437,6 +452,84 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     for name, follower in TRANSFER_FOLLOWERS.items():
         moved[name] = follower(user=user, customer_ids=ids, to_owner=to_owner, options=options or {})
     return len(rows)
+
+
+def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=None):
+    """Give the live customers selected by ``source_sql`` — a query with the columns ``id`` and
+    ``reason`` — to ``owner`` (and the owner's department), or with ``owner=None`` put them in no
+    one's hands (the public pool: owner and department cleared). Set-based for the pool's nightly
+    recall over 500,000 customers: one statement updates the rows (version + 1), writes one
+    history row each with its reason and copies each one's tags into it. Callers lock and check
+    first (claims take a row lock). Returns the number of customers changed."""
+    history = Customer.history.model
+    columns = [
+        field.column
+        for field in history._meta.concrete_fields
+        if not field.name.startswith("history_") and field.name != "history_id"
+    ]
+    listed = ", ".join(columns)
+    returned = ", ".join(f"c.{column}" for column in columns)
+    tags_history = Customer.objects.tag_history_model()._meta.db_table
+    sql = f"""
+        WITH src AS ({source_sql}),
+        upd AS (
+            UPDATE customers_customer c SET owner_id = %s, department_id = %s, version = c.version + 1,
+                updated_at = %s
+            FROM src WHERE c.id = src.id AND c.deleted_at IS NULL
+            RETURNING {returned}, src.reason AS change_reason
+        ),
+        hist AS (
+            INSERT INTO {history._meta.db_table} ({listed}, history_date, history_change_reason, history_type,
+                history_user_id)
+            SELECT {listed}, %s, left(change_reason, 100), '~', %s FROM upd
+            RETURNING history_id, id
+        ),
+        tags AS (
+            INSERT INTO {tags_history} (id, history_id, customer_id, tag_id)
+            SELECT t.id, hist.history_id, t.customer_id, t.tag_id
+            FROM hist JOIN customers_customer_tags t ON t.customer_id = hist.id
+        )
+        SELECT count(*) FROM hist
+    """  # noqa: S608 - the interpolated names are the model's own columns
+    now = now or timezone.now()
+    owner_id = owner.pk if owner is not None else None
+    department_id = owner.department_id if owner is not None else None
+    actor_id = actor.pk if actor is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, owner_id, department_id, now, now, actor_id])
+        return cursor.fetchone()[0]
+
+
+def customer_followed_up(*, customer_id, occurred_at, content, next_follow_up_at=None):
+    """Record a follow-up on the customer, inside the caller's transaction (activities calls it
+    when a follow-up is saved). The last follow-up time and content move to this one unless a
+    later follow-up is already recorded; the next follow-up time becomes ``next_follow_up_at``
+    when given, and a due one (now or earlier) is cleared as done. One queryset UPDATE: no history
+    row and no new ``version`` (a colleague's open edit form must not conflict with a follow-up
+    logged meanwhile); ``updated_at`` moves so the mini-program's sync sees the change.
+    Returns whether this follow-up is the customer's latest."""
+    now = timezone.now()
+    if next_follow_up_at is not None:
+        next_value = Value(next_follow_up_at, output_field=DateTimeField())
+    else:
+        next_value = Case(
+            When(next_follow_up_at__lte=now, then=Value(None, output_field=DateTimeField())),
+            default=F("next_follow_up_at"),
+        )
+    latest = Q(last_follow_up_at__isnull=True) | Q(last_follow_up_at__lte=occurred_at)
+    updated = (
+        Customer.objects.filter(pk=customer_id)
+        .filter(latest)
+        .update(
+            last_follow_up_at=occurred_at,
+            last_follow_up_content=content or "",
+            next_follow_up_at=next_value,
+            updated_at=now,
+        )
+    )
+    if not updated and next_follow_up_at is not None:
+        Customer.objects.filter(pk=customer_id).update(next_follow_up_at=next_follow_up_at, updated_at=now)
+    return bool(updated)
 
 
 def _snapshot_tags_into_latest_history(customer_ids):

@@ -8,4 +8,7 @@ app_name = "api"
 urlpatterns = [
     path("", include("staff.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("pool.api.urls")),
+    path("", include("activities.api.urls")),
+    path("", include("notifications.api.urls")),
 ]

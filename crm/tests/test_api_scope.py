@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from activities.models import FollowUp, Task
 from crm.tests.scopeapp.models import Note, NoteLink
 from customers.tests.factories import ContactFactory, CustomerFactory
 
@@ -21,6 +23,12 @@ class ScopeCase:
     list_route: str
     detail_route: str
     make: Callable  # make(owner=User | None, department=Department | None) -> a saved record
+    # Records without an owner are in a public pool (customers and what hangs off them): in no
+    # one's scope, seen through the pool list instead (pool/tests/test_api.py).
+    hides_unowned: bool = False
+
+    def expected(self, username):
+        return EXPECTED[username] - {"pool"} if self.hides_unowned else EXPECTED[username]
 
 
 NOTE = ScopeCase(
@@ -41,17 +49,42 @@ CUSTOMER = ScopeCase(
     list_route="api:customer-list",
     detail_route="api:customer-detail",
     make=lambda owner, department: CustomerFactory(owner=owner, department=department),
+    hides_unowned=True,
 )
 # The same customers through the 360 page's related endpoints: a hidden customer's history and
 # team are 404 like the customer itself.
-CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make)
-CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make)
-CUSTOMER_MERGES = ScopeCase("api:customer-list", "api:customer-merges", CUSTOMER.make)
+CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make, hides_unowned=True)
+CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make, hides_unowned=True)
+CUSTOMER_MERGES = ScopeCase("api:customer-list", "api:customer-merges", CUSTOMER.make, hides_unowned=True)
 CONTACT = ScopeCase(
     list_route="api:contact-list",
     detail_route="api:contact-detail",
     make=lambda owner, department: ContactFactory(customer=CustomerFactory(owner=owner, department=department)),
+    hides_unowned=True,
 )
+
+FOLLOW_UP = ScopeCase(
+    list_route="api:followup-list",
+    detail_route="api:followup-detail",
+    make=lambda owner, department: FollowUp.objects.create(
+        customer=CustomerFactory(owner=owner, department=department), occurred_at=timezone.now()
+    ),
+    hides_unowned=True,
+)
+
+
+def _make_task(owner, department):
+    from staff.tests.factories import UserFactory
+
+    # A pool customer's task goes to someone outside the organisation fixture.
+    assignee = owner or UserFactory()
+    customer = CustomerFactory(owner=owner, department=department)
+    return Task.objects.create(
+        title="t", due_at=timezone.now(), assignee=assignee, created_by=assignee, customer=customer
+    )
+
+
+TASK = ScopeCase(list_route="api:task-list", detail_route="api:task-detail", make=_make_task, hides_unowned=True)
 
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
@@ -72,6 +105,25 @@ SCOPED_ROUTES = {
     "api:customer-merge": CUSTOMER,
     "api:contact-list": CONTACT,
     "api:contact-detail": CONTACT,
+    # The public pool: its own visibility (pools serving the caller's department), tested in
+    # pool/tests/test_api.py; the actions on owned customers (release, lock, unlock) use the
+    # customer scope above, claim/assign the pool's — their 404 tests are there too.
+    "api:pool-customer-list": CUSTOMER,
+    "api:pool-customer-detail": CUSTOMER,
+    "api:customer-claim": CUSTOMER,
+    "api:customer-release": CUSTOMER,
+    "api:customer-assign": CUSTOMER,
+    "api:customer-lock": CUSTOMER,
+    "api:customer-unlock": CUSTOMER,
+    "api:followup-list": FOLLOW_UP,
+    "api:followup-detail": FOLLOW_UP,
+    "api:task-list": TASK,
+    "api:task-detail": TASK,
+    # A second id or POST actions; their scope tests are in activities/tests/test_api.py.
+    "api:followup-attachment": FOLLOW_UP,
+    "api:task-complete": TASK,
+    "api:task-cancel": TASK,
+    "api:task-reopen": TASK,
 }
 
 UNSCOPED_ROUTES = {
@@ -98,6 +150,11 @@ UNSCOPED_ROUTES = {
         "客户查重 searches the whole company by design; candidates outside the caller's scope show no id or "
         "contact details (customers/tests/test_duplicates_api.py)"
     ),
+    "api:notification-list": "the caller's own inbox (rows filtered by recipient; notifications/tests/test_api)",
+    "api:notification-detail": "the caller's own inbox (others' are 404; notifications/tests/test_api)",
+    "api:notification-unread-count": "the caller's own unread count (notifications/tests/test_api)",
+    "api:notification-read": "marks the caller's own notification (others' are 404; notifications/tests/test_api)",
+    "api:notification-read-all": "marks the caller's own notifications only (notifications/tests/test_api)",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).
@@ -168,7 +225,7 @@ def test_queryset_scope(org, case, username):
     records = _records(org, case)
     model = type(records["pool"])
     visible = set(model.objects.visible_to(org.users[username]).values_list("pk", flat=True))
-    expected = {records[key].pk for key in EXPECTED[username]}
+    expected = {records[key].pk for key in case.expected(username)}
     assert visible == expected, {key for key, record in records.items() if record.pk in visible ^ expected}
 
 
@@ -181,12 +238,12 @@ def test_api_list_and_detail_scope(org, client_for, case, username):
     response = client.get(reverse(case.list_route), {"page_size": 200})
     assert response.status_code == 200, response.content
     listed = {row["id"] for row in response.json()["results"]}
-    assert listed == {records[key].pk for key in EXPECTED[username]}
+    assert listed == {records[key].pk for key in case.expected(username)}
 
     for key, record in records.items():
         url = reverse(case.detail_route, args=[record.pk])
         response = client.get(url)
-        if key in EXPECTED[username]:
+        if key in case.expected(username):
             assert response.status_code == 200, (key, response.content)
         else:
             # Outside scope is indistinguishable from missing: 404, same body.

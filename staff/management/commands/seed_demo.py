@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from customers.demo import load_demo as load_demo_customers
+from pool.demo import load_demo as load_demo_pool
 from staff import services
 from staff.models import DataScope, Department, User
 
@@ -135,4 +136,5 @@ class Command(BaseCommand):
                 departments[department].leader = user
                 departments[department].save(update_fields=["leader", "updated_at"])
         load_demo_customers([user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()])
+        load_demo_pool()
         return created_admin
