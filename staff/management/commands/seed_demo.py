@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from activities.demo import load_demo as load_demo_activities
 from customers.demo import load_demo as load_demo_customers
 from pool.demo import load_demo as load_demo_pool
 from staff import services
@@ -61,7 +62,7 @@ STAFF = [
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation once (departments, roles, ~20 staff, an admin, 20 customers)."
+    help = "Load the demo organisation once (departments, roles, ~20 staff, an admin, 20 customers, follow-ups, tasks)."
 
     def handle(self, *args, **options):
         if Department.objects.exists():
@@ -87,6 +88,11 @@ class Command(BaseCommand):
                     "view_customer", "add_customer", "change_customer", "delete_customer",
                     "view_contact", "add_contact", "change_contact", "delete_contact",
                 ],
+            )
+        ) + list(
+            Permission.objects.filter(
+                content_type__app_label="activities",
+                codename__in=["view_followup", "add_followup", "view_task", "add_task", "change_task"],
             )
         )  # fmt: skip
         managing = list(
@@ -135,6 +141,8 @@ class Command(BaseCommand):
             if leads:
                 departments[department].leader = user
                 departments[department].save(update_fields=["leader", "updated_at"])
-        load_demo_customers([user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()])
+        reps = [user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()]
+        load_demo_customers(reps)
+        load_demo_activities(reps)
         load_demo_pool()
         return created_admin
