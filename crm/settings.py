@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "staff",
     "audit",
     "customers",
+    "opportunities",
 ]
 
 MIDDLEWARE = [
