@@ -182,13 +182,13 @@ def column_totals(deals, stage_ids):
         deals.filter(stage_id__in=stage_ids)
         .order_by()
         .values("stage_id")
-        .annotate(count=Count("id"), amount=Coalesce(Sum("amount"), Value(Decimal(0))), weighted=weighted_sum())
+        .annotate(count=Count("id"), weighted=weighted_sum(), total=Coalesce(Sum("amount"), Value(Decimal(0))))
     )
     totals = {pk: {"count": 0, "amount": money(0), "weighted": money(0)} for pk in stage_ids}
     for row in rows:
         totals[row["stage_id"]] = {
             "count": row["count"],
-            "amount": money(row["amount"]),
+            "amount": money(row["total"]),
             "weighted": money(row["weighted"]),
         }
     return totals
@@ -371,7 +371,7 @@ def forecast(*, deals):
         .annotate(month=TruncMonth("expected_close_date"))
         .order_by()
         .values("month")
-        .annotate(count=Count("id"), amount=Coalesce(Sum("amount"), Value(Decimal(0))), weighted=weighted_sum())
+        .annotate(count=Count("id"), weighted=weighted_sum(), total=Coalesce(Sum("amount"), Value(Decimal(0))))
         .order_by(F("month").asc(nulls_last=True))
     )
     rows = list(rows)
@@ -379,7 +379,7 @@ def forecast(*, deals):
         {
             "month": row["month"].strftime("%Y-%m") if row["month"] else None,
             "count": row["count"],
-            "amount": money(row["amount"]),
+            "amount": money(row["total"]),
             "weighted_amount": money(row["weighted"]),
         }
         for row in rows
@@ -388,7 +388,7 @@ def forecast(*, deals):
         "months": months,
         "count": sum(row["count"] for row in rows),
         # Totals of the exact sums, rounded once.
-        "amount": money(sum((row["amount"] for row in rows), Decimal(0))),
+        "amount": money(sum((row["total"] for row in rows), Decimal(0))),
         "weighted_amount": money(sum((row["weighted"] for row in rows), Decimal(0))),
     }
 

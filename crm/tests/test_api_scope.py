@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from crm.tests.scopeapp.models import Note, NoteLink
 from customers.tests.factories import ContactFactory, CustomerFactory
+from opportunities.tests.factories import OpportunityFactory
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ CONTACT = ScopeCase(
     detail_route="api:contact-detail",
     make=lambda owner, department: ContactFactory(customer=CustomerFactory(owner=owner, department=department)),
 )
+OPPORTUNITY = ScopeCase(
+    list_route="api:opportunity-list",
+    detail_route="api:opportunity-detail",
+    make=lambda owner, department: OpportunityFactory(owner=owner, department=department),
+)
+OPPORTUNITY_HISTORY = ScopeCase("api:opportunity-list", "api:opportunity-history", OPPORTUNITY.make)
 
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
@@ -69,6 +76,15 @@ SCOPED_ROUTES = {
     "api:customer-team-member-remove": CUSTOMER,
     "api:contact-list": CONTACT,
     "api:contact-detail": CONTACT,
+    "api:opportunity-list": OPPORTUNITY,
+    "api:opportunity-detail": OPPORTUNITY,
+    "api:opportunity-history": OPPORTUNITY_HISTORY,
+    # The move action, the board and the reports: their scope tests (every figure, every scope)
+    # are in opportunities/tests/test_api_scope_figures.py.
+    "api:opportunity-move": OPPORTUNITY,
+    "api:opportunity-board": OPPORTUNITY,
+    "api:report-funnel": OPPORTUNITY,
+    "api:report-forecast": OPPORTUNITY,
 }
 
 UNSCOPED_ROUTES = {
@@ -91,6 +107,12 @@ UNSCOPED_ROUTES = {
     "api:customer-view-list": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-detail": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-builtin": "built-in view names; no records",
+    "api:stage-group-list": "configuration (sales pipelines); no owned data",
+    "api:stage-group-detail": "configuration (sales pipelines); no owned data",
+    "api:stage-list": "configuration (stages); no owned data",
+    "api:stage-detail": "configuration (stages); no owned data",
+    "api:lost-reason-list": "configuration list (lost reasons); no owned data",
+    "api:lost-reason-detail": "configuration list (lost reasons); no owned data",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).
