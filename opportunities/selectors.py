@@ -153,7 +153,7 @@ def customer_timeline_entries(*, user, customer, limit=200):
 
 
 def _cards(queryset):
-    return queryset.select_related("customer", "owner", "stage").only(
+    return queryset.select_related(None).select_related("customer", "owner", "stage").only(
         "id", "title", "amount", "probability", "expected_close_date", "version", "updated_at", "stage_id",
         "customer__id", "customer__name", "owner__id", "owner__display_name", "owner__username",
         "stage__id", "stage__kind", "stage__group_id",
