@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from customers.demo import load_demo as load_demo_customers
+from opportunities.demo import load_demo as load_demo_opportunities
 from staff import services
 from staff.models import DataScope, Department, User
 
@@ -88,6 +89,12 @@ class Command(BaseCommand):
                 ],
             )
         )  # fmt: skip
+        sales += list(
+            Permission.objects.filter(
+                content_type__app_label="opportunities",
+                codename__in=["view_opportunity", "add_opportunity", "change_opportunity", "delete_opportunity"],
+            )
+        )
         managing = list(
             Permission.objects.filter(
                 content_type__app_label="customers", codename__in=["transfer_customer", "view_full_contact"]
@@ -135,4 +142,5 @@ class Command(BaseCommand):
                 departments[department].leader = user
                 departments[department].save(update_fields=["leader", "updated_at"])
         load_demo_customers([user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()])
+        load_demo_opportunities()
         return created_admin
