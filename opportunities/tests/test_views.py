@@ -187,3 +187,16 @@ def test_pages_need_login_and_permission(org, client):
     role.permissions.set(Permission.objects.filter(codename="view_customer"))
     org.east_rep.roles.set([role])
     assert logged_in(client, org.east_rep).get(BOARD).status_code == 403
+
+
+def test_admin_manages_stage_groups_and_refuses_deleting_a_stage_in_use(org, client, deal):
+    from opportunities.models import StageGroup
+
+    client = logged_in(client, org.admin)
+    group = StageGroup.objects.get(is_default=True)
+    assert client.get(reverse("admin:opportunities_stagegroup_change", args=[group.pk])).status_code == 200
+    assert client.get(reverse("admin:opportunities_lostreason_changelist")).status_code == 200
+    refused = client.get(reverse("admin:opportunities_stagegroup_delete", args=[group.pk]))
+    assert (
+        refused.status_code == 200 and "受保护" in refused.content.decode() or "protected" in refused.content.decode()
+    )
