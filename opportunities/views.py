@@ -7,7 +7,6 @@ writes go through ``opportunities.services``. A rule found here is a bug."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import floatformat
@@ -201,7 +200,6 @@ def opportunity_list(request):
     deals = filterset.qs if filterset.is_valid() else selectors.opportunity_list(user=request.user)
     deals = deals.order_by("-updated_at", "-id")
     count, capped = customer_selectors.capped_count(deals)
-    paginator = Paginator(deals, LIST_PAGE_SIZE, allow_empty_first_page=True)
     try:
         number = max(1, min(int(request.GET.get("page", 1)), 10_000))
     except ValueError:
@@ -222,7 +220,6 @@ def opportunity_list(request):
             "stages": Stage.objects.select_related("group").order_by("group", "order"),
             "kinds": StageKind.choices,
             "filter_errors": filterset.errors,
-            "paginator": paginator,
             **_filter_choices(),
         },
     )

@@ -91,6 +91,15 @@ class StageGroupSerializer(CrmModelSerializer):
         model = StageGroup
         fields = ["id", "name", "departments", "is_default", "order", "stages"]
 
+    def validate(self, attrs):
+        if attrs.get("is_default"):
+            others = StageGroup.objects.filter(is_default=True)
+            if self.instance is not None:
+                others = others.exclude(pk=self.instance.pk)
+            if others.exists():
+                raise serializers.ValidationError({"is_default": [_("已有默认阶段组。")]})
+        return attrs
+
 
 class LostReasonSerializer(CrmModelSerializer):
     class Meta:
