@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "pool",
     "notifications",
     "activities",
+    "opportunities",
 ]
 
 MIDDLEWARE = [

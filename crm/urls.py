@@ -17,6 +17,7 @@ urlpatterns = [
     path("pool/", include("pool.urls")),
     path("", include("activities.urls")),
     path("notifications/", include("notifications.urls")),
+    path("opportunities/", include("opportunities.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -71,6 +71,11 @@ MASKABLE_CUSTOM_TYPES = set(CUSTOM_MASKERS)
 # Customers one bulk request may act on (a page holds at most 100).
 BULK_LIMIT = services.TRANSFER_BATCH_LIMIT
 
+# Later apps add panels to the 360 page (open deals, contracts…): callables (request, customer) ->
+# {"template": ..., **context} or None, rendered in order above the timeline. Registered from the
+# app's AppConfig.ready(); each reads through its own selectors (scope included).
+DETAIL_PANELS = {}
+
 
 def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
@@ -877,6 +882,7 @@ def _detail_context(request, customer, *, revealed=None):
         "timeline": _timeline(user, customer),
         "can_merge": user.has_perms(["customers.change_customer", "customers.delete_customer"])
         and (can_manage_team or selectors.customer_team_manageable(user=user, customer=customer)),
+        "panels": [panel for source in DETAIL_PANELS.values() if (panel := source(request, customer))],
     }
 
 

@@ -7,6 +7,7 @@ set -euo pipefail
 BOOTSTRAP_VERSION=5.3.9
 HTMX_VERSION=2.0.11 # htmx 2.x: hx-headers set on <body> is inherited by every request (4.x changed inheritance)
 ECHARTS_VERSION=6.1.0
+SORTABLEJS_VERSION=1.15.7 # the kanban board's drag and drop
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR="$ROOT/static/vendor"
@@ -23,9 +24,10 @@ fetch() { # fetch <package> <version> -> unpacked into $TMP/<package>/
 fetch bootstrap "$BOOTSTRAP_VERSION"
 fetch htmx.org "$HTMX_VERSION"
 fetch echarts "$ECHARTS_VERSION"
+fetch sortablejs "$SORTABLEJS_VERSION"
 
 rm -rf "$VENDOR"
-mkdir -p "$VENDOR/bootstrap" "$VENDOR/htmx" "$VENDOR/echarts"
+mkdir -p "$VENDOR/bootstrap" "$VENDOR/htmx" "$VENDOR/echarts" "$VENDOR/sortablejs"
 
 install -m 644 "$TMP/bootstrap/dist/css/bootstrap.min.css" "$VENDOR/bootstrap/"
 install -m 644 "$TMP/bootstrap/dist/js/bootstrap.bundle.min.js" "$VENDOR/bootstrap/"
@@ -38,6 +40,9 @@ install -m 644 "$TMP/echarts/dist/echarts.min.js" "$VENDOR/echarts/"
 install -m 644 "$TMP/echarts/LICENSE" "$VENDOR/echarts/LICENSE"
 install -m 644 "$TMP/echarts/NOTICE" "$VENDOR/echarts/NOTICE" # Apache-2.0 asks to keep NOTICE with the code
 
+install -m 644 "$TMP/sortablejs/Sortable.min.js" "$VENDOR/sortablejs/"
+install -m 644 "$TMP/sortablejs/LICENSE" "$VENDOR/sortablejs/LICENSE"
+
 # Minified files may point at source maps we do not ship; drop those comments so browsers do not
 # request missing files and ManifestStaticFilesStorage (collectstatic) does not fail on them.
 find "$VENDOR" -name '*.min.*' -exec sed -i -E \
@@ -47,6 +52,7 @@ cat > "$VENDOR/VERSIONS" <<VERSIONS
 bootstrap $BOOTSTRAP_VERSION
 htmx.org $HTMX_VERSION
 echarts $ECHARTS_VERSION
+sortablejs $SORTABLEJS_VERSION
 VERSIONS
 
-echo "Vendored bootstrap $BOOTSTRAP_VERSION, htmx.org $HTMX_VERSION, echarts $ECHARTS_VERSION into $VENDOR"
+echo "Vendored bootstrap $BOOTSTRAP_VERSION, htmx.org $HTMX_VERSION, echarts $ECHARTS_VERSION, sortablejs $SORTABLEJS_VERSION into $VENDOR"

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("pool.api.urls")),
     path("", include("activities.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("opportunities.api.urls")),
 ]

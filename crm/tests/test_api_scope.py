@@ -16,6 +16,7 @@ from django.utils import timezone
 from activities.models import FollowUp, Task
 from crm.tests.scopeapp.models import Note, NoteLink
 from customers.tests.factories import ContactFactory, CustomerFactory
+from opportunities.tests.factories import OpportunityFactory
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ CONTACT = ScopeCase(
     make=lambda owner, department: ContactFactory(customer=CustomerFactory(owner=owner, department=department)),
     hides_unowned=True,
 )
+OPPORTUNITY = ScopeCase(
+    list_route="api:opportunity-list",
+    detail_route="api:opportunity-detail",
+    make=lambda owner, department: OpportunityFactory(owner=owner, department=department),
+)
+OPPORTUNITY_HISTORY = ScopeCase("api:opportunity-list", "api:opportunity-history", OPPORTUNITY.make)
 
 FOLLOW_UP = ScopeCase(
     list_route="api:followup-list",
@@ -124,6 +131,15 @@ SCOPED_ROUTES = {
     "api:task-complete": TASK,
     "api:task-cancel": TASK,
     "api:task-reopen": TASK,
+    "api:opportunity-list": OPPORTUNITY,
+    "api:opportunity-detail": OPPORTUNITY,
+    "api:opportunity-history": OPPORTUNITY_HISTORY,
+    # The move action, the board and the reports: their scope tests (every figure, every scope)
+    # are in opportunities/tests/test_api_scope_figures.py.
+    "api:opportunity-move": OPPORTUNITY,
+    "api:opportunity-board": OPPORTUNITY,
+    "api:report-funnel": OPPORTUNITY,
+    "api:report-forecast": OPPORTUNITY,
 }
 
 UNSCOPED_ROUTES = {
@@ -155,6 +171,12 @@ UNSCOPED_ROUTES = {
     "api:notification-unread-count": "the caller's own unread count (notifications/tests/test_api)",
     "api:notification-read": "marks the caller's own notification (others' are 404; notifications/tests/test_api)",
     "api:notification-read-all": "marks the caller's own notifications only (notifications/tests/test_api)",
+    "api:stage-group-list": "configuration (sales pipelines); no owned data",
+    "api:stage-group-detail": "configuration (sales pipelines); no owned data",
+    "api:stage-list": "configuration (stages); no owned data",
+    "api:stage-detail": "configuration (stages); no owned data",
+    "api:lost-reason-list": "configuration list (lost reasons); no owned data",
+    "api:lost-reason-detail": "configuration list (lost reasons); no owned data",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).

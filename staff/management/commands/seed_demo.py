@@ -11,6 +11,7 @@ from django.db import transaction
 
 from activities.demo import load_demo as load_demo_activities
 from customers.demo import load_demo as load_demo_customers
+from opportunities.demo import load_demo as load_demo_opportunities
 from pool.demo import load_demo as load_demo_pool
 from staff import services
 from staff.models import DataScope, Department, User
@@ -95,6 +96,12 @@ class Command(BaseCommand):
                 codename__in=["view_followup", "add_followup", "view_task", "add_task", "change_task"],
             )
         )  # fmt: skip
+        sales += list(
+            Permission.objects.filter(
+                content_type__app_label="opportunities",
+                codename__in=["view_opportunity", "add_opportunity", "change_opportunity", "delete_opportunity"],
+            )
+        )
         managing = list(
             Permission.objects.filter(
                 content_type__app_label="customers", codename__in=["transfer_customer", "view_full_contact"]
@@ -144,5 +151,6 @@ class Command(BaseCommand):
         reps = [user for user in users.values() if user.roles.filter(data_scope=DataScope.SELF).exists()]
         load_demo_customers(reps)
         load_demo_activities(reps)
+        load_demo_opportunities()
         load_demo_pool()
         return created_admin

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OpportunitiesConfig(AppConfig):
+    name = "opportunities"
+    verbose_name = _("商机")
+
+    def ready(self):
+        # What follows a customer transfer or merge, and the deals' entries on the 360 timeline.
+        from customers import selectors as customer_selectors
+        from customers import services as customer_services
+        from customers import views as customer_views
+        from opportunities import selectors, services, views
+
+        customer_services.TRANSFER_FOLLOWERS["opportunities"] = services.opportunities_follow_transfer
+        customer_services.MERGE_MOVERS["opportunities"] = services.opportunities_move_to_survivor
+        customer_selectors.TIMELINE_SOURCES["opportunities"] = selectors.customer_timeline_entries
+        customer_views.DETAIL_PANELS["opportunities"] = views.customer_panel
