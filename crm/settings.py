@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "staff",
     "audit",
     "customers",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -186,8 +187,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -321,6 +322,12 @@ CELERY_BEAT_SCHEDULE = {
     "customers-purge-recycle-bin": {
         "task": "customers.tasks.customer_purge_recycle_bin_task",
         "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # Import uploads, error sheets and export files older than 7 days; daily at 04:10.
+    "imports-purge-expired": {
+        "task": "imports.tasks.import_purge_expired_task",
+        "schedule": crontab(hour=4, minute=10),
         "options": {"expires": 60 * 60},
     },
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", staff_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("customers/", include("customers.urls")),
+    path("imports/", include("imports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

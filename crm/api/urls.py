@@ -8,4 +8,5 @@ app_name = "api"
 urlpatterns = [
     path("", include("staff.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("imports.api.urls")),
 ]
