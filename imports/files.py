@@ -317,9 +317,24 @@ def _iter_xlsx(fileobj):
     return header, generate()
 
 
+def _decoded_lines(fileobj, encoding):
+    """The file's text line by line (line ends kept, as csv wants), decoded incrementally; the
+    file itself is left open for its owner."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending = ""
+    while chunk := fileobj.read(256 * 1024):
+        pending += decoder.decode(chunk)
+        lines = pending.split("\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
 def _iter_csv(fileobj, encoding):
-    text = io.TextIOWrapper(fileobj, encoding=encoding, newline="")
-    reader = csv.reader(text)
+    reader = csv.reader(_decoded_lines(fileobj, encoding))
     header = []
     record = 0  # rows as a spreadsheet shows the file (a quoted line break stays in its row)
     for values in reader:
@@ -332,16 +347,13 @@ def _iter_csv(fileobj, encoding):
 
     def generate():
         number = record
-        try:
-            for values in reader:
-                number += 1
-                values = values[: len(header)]
-                if _blank(values):
-                    continue
-                values += [""] * (len(header) - len(values))
-                formula = next((i for i, value in enumerate(values) if value.lstrip(SPACES).startswith("=")), None)
-                yield Row(number=number, cells=values, formula_column=formula)
-        finally:
-            text.detach()
+        for values in reader:
+            number += 1
+            values = values[: len(header)]
+            if _blank(values):
+                continue
+            values += [""] * (len(header) - len(values))
+            formula = next((i for i, value in enumerate(values) if value.lstrip(SPACES).startswith("=")), None)
+            yield Row(number=number, cells=values, formula_column=formula)
 
     return header, generate()

@@ -153,6 +153,7 @@ class RowChecker:
             header, rows = files.iter_rows(handle, inspected)
             self.mapping, self.unknown, missing = match_header(header, self.columns)
             self.header = header
+            self.positions = {column.label: index for index, column in self.mapping.items()}
             if missing:
                 raise Refused(_("缺少必填列：%(columns)s。请使用导入模板。") % {"columns": "、".join(missing)})
             seen = 0
@@ -246,6 +247,8 @@ class RowChecker:
             if checked.errors:
                 continue
             checked.cleaned = form.cleaned_data
+        for checked in rows:  # a row's errors in the order of the file's columns
+            checked.errors.sort(key=lambda error: self.positions.get(error[0], len(self.positions)))
         valid = [checked for checked in rows if not checked.errors]
         self._in_file_duplicates(valid)
         valid = [checked for checked in valid if not checked.errors]
