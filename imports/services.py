@@ -145,6 +145,19 @@ class RowChecker:
         self.seen = {}
         self.unknown = []
 
+    def count(self):
+        """The data rows of the file (a quick pass: no cell is converted); Refused past MAX_ROWS
+        before any row is checked."""
+        with self.job.file.open("rb") as handle:
+            _header, rows = files.iter_rows(handle, files.Inspected(self.job.file_format, self.job.encoding))
+            total = 0
+            for _row in rows:
+                total += 1
+                if total > files.MAX_ROWS:
+                    rows.close()
+                    raise Refused(_("文件超过 %(n)s 行，请拆分后分批导入。") % {"n": f"{files.MAX_ROWS:,}"})
+            return total
+
     def chunks(self):
         """Lists of up to CHUNK_ROWS Row; Refused when the file holds formulas or too many rows."""
         handle = self.job.file.open("rb")
@@ -395,8 +408,10 @@ def import_validate(*, job_id):
     ImportRowError.objects.filter(job=job).delete()
     checker = RowChecker(job, user)
     counts = {"rows": 0, "valid": 0, "invalid": 0, "duplicates": 0, "ambiguous": 0}
-    total = job.total_rows
     try:
+        total = checker.count()
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=total, processed_rows=0)
+        _progress_set("import", job.pk, 0, total)
         for chunk in checker.chunks():
             checked_rows = checker.check(chunk)
             errors = []
