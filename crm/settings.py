@@ -349,6 +349,9 @@ LOGIN_ATTEMPT_RETENTION_DAYS = env.int("LOGIN_ATTEMPT_RETENTION_DAYS", default=1
 AUDIT_RETENTION_DAYS = max(180, env.int("AUDIT_RETENTION_DAYS", default=365))
 # Deleted customers stay restorable in the recycle bin this many days, then are purged.
 CUSTOMER_RECYCLE_BIN_DAYS = env.int("CUSTOMER_RECYCLE_BIN_DAYS", default=30)
+# Duplicate check (客户查重): company names whose normalised keys have at least this pg_trgm
+# similarity are candidates (0-1; 上海华为技术有限公司 vs 华为技术（上海）有限公司 = 1.0).
+CUSTOMER_DUPLICATE_NAME_SIMILARITY = env.float("CUSTOMER_DUPLICATE_NAME_SIMILARITY", default=0.6)
 # Lists count exactly up to this many rows, then answer "10,000+" (an exact count over 500,000
 # rows costs 50-100 ms on every page load).
 LIST_COUNT_LIMIT = env.int("LIST_COUNT_LIMIT", default=10_000)

@@ -267,6 +267,7 @@ class Customer(OwnedModel):
         permissions = [
             ("transfer_customer", _("可以转移客户")),
             ("view_full_contact", _("可以查看完整联系方式")),
+            ("force_duplicate_customer", _("可以强制保存疑似重复的客户")),
         ]
         indexes = [
             GinIndex(OpClass("search_text", name="gin_trgm_ops"), name="customer_search_trgm"),
@@ -301,6 +302,39 @@ class CustomerTeamMember(TeamMemberBase):
         verbose_name = _("客户团队成员")
         verbose_name_plural = _("客户团队成员")
         indexes = [models.Index(fields=["user", "permission", "content_object"], name="customer_team_user_idx")]
+
+
+class CustomerMerge(models.Model):
+    """One merge (合并): the customer ``other_id`` went into ``survivor`` and is in the recycle bin.
+    Its history rows (kept when the recycle bin is purged) stay readable from the survivor through
+    this row; a later merge of the survivor carries the row along."""
+
+    survivor = models.ForeignKey(
+        Customer, verbose_name=_("保留的客户"), on_delete=models.CASCADE, related_name="merges"
+    )
+    other_id = models.BigIntegerField(_("被合并的客户"), db_index=True)
+    other_name = models.CharField(_("被合并的客户名称"), max_length=200)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    merged_at = models.DateTimeField(_("合并时间"), auto_now_add=True)
+    # The survivor's fields that took the other's value (names only: values stay in the history).
+    fields_taken = models.JSONField(_("采用对方值的字段"), default=list, blank=True)
+    # What moved, per kind: {"contacts": 2, "tags": 1, "team_members": 1, "<registered mover>": n}.
+    moved = models.JSONField(_("转移的记录"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("客户合并记录")
+        verbose_name_plural = _("客户合并记录")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self):
+        return f"{self.other_name} → {self.survivor_id}"
 
 
 class ContactQuerySet(models.QuerySet):

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Contact, Customer, CustomerLevel, CustomerTeamMember, Tag
+from customers.models import Contact, Customer, CustomerLevel, CustomerMerge, CustomerTeamMember, Tag
 from staff import teams
 from staff.scope import get_for_user, subordinates_subquery
 
@@ -321,3 +321,144 @@ def contact_get_for_user(*, user, pk):
 
 def contacts_of(*, user, customer):
     return contact_list(user=user).filter(customer=customer)
+
+
+# --- duplicates (客户查重) ------------------------------------------------------------------------
+
+DUPLICATE_REASON_LABELS = {
+    "name": "客户名称相似",
+    "mobile": "手机相同",
+    "email": "邮箱相同",
+    "credit_code": "统一社会信用代码相同",
+    "contact_mobile": "联系人手机相同",
+    "contact_email": "联系人邮箱相同",
+}
+
+
+def duplicate_candidates(*, user, matches):
+    """``customers.duplicates`` matches as ``user`` may see them, in the matches' order. Within the
+    user's scope: a full card (name, owner, contact details masked as the user would see them,
+    primary contact, link). Outside it (撞单): only that it exists — name, owner and department or
+    "in the pool", last follow-up — never contact details or an id. Three queries at most."""
+    from django.urls import reverse
+
+    from customers.presenters import Presenter
+
+    ids = [match.customer_id for match in matches]
+    if not ids:
+        return []
+    visible = {customer.pk: customer for customer in customer_list(user=user).filter(pk__in=ids)}
+    others = {
+        customer.pk: customer
+        for customer in Customer.objects.alive()
+        .filter(pk__in=[pk for pk in ids if pk not in visible])
+        .select_related("owner", "department")
+        .only("pk", "name", "kind", "last_follow_up_at", "owner__display_name", "owner__username", "department__name")
+    }
+    primary = {}
+    if visible:
+        for contact in contact_list(user=user).filter(customer_id__in=list(visible), is_primary=True):
+            primary[contact.customer_id] = contact
+    presenter = Presenter(user, "customer")
+    contact_presenter = Presenter(user, "contact")
+    candidates = []
+    for match in matches:
+        reasons = [
+            {**reason, "label": _(DUPLICATE_REASON_LABELS.get(reason["field"], reason["field"]))}
+            for reason in match.reasons
+        ]
+        customer = visible.get(match.customer_id) or others.get(match.customer_id)
+        if customer is None:  # deleted since the check
+            continue
+        card = {
+            "in_scope": match.customer_id in visible,
+            "name": customer.name,
+            "in_pool": customer.owner_id is None,
+            "owner_name": str(customer.owner) if customer.owner_id else "",
+            "department_name": customer.department.name if customer.department_id else "",
+            "last_follow_up_at": customer.last_follow_up_at,
+            "reasons": reasons,
+        }
+        if card["in_scope"]:
+            full = sees_full_contact(user=user, customer=customer)
+            shown = presenter.record(
+                {"mobile": customer.mobile, "phone": customer.phone, "email": customer.email}, full=full
+            )
+            contact = primary.get(customer.pk)
+            card.update(
+                id=customer.pk,
+                kind=customer.kind,
+                url=reverse("customers:detail", args=[customer.pk]),
+                mobile=shown.get("mobile", ""),
+                phone=shown.get("phone", ""),
+                email=shown.get("email", ""),
+                contact_masked=not full,
+                primary_contact=contact_presenter.record(
+                    {"name": contact.name, "mobile": contact.mobile, "email": contact.email}, full=full
+                )
+                if contact
+                else None,
+            )
+        candidates.append(card)
+    return candidates
+
+
+# --- merges (合并) --------------------------------------------------------------------------------
+
+
+def customer_merged_history(*, user, customer, merge, limit=200):
+    """The history of the customer ``merge`` brought into ``customer`` (already fetched through
+    the user's scope), masked as the survivor is for this user. Works after the merged customer
+    was purged from the recycle bin: its history rows are kept."""
+    member = getattr(customer, "viewer_is_member", None)
+    if member is None:
+        member = teams.is_team_member(CustomerTeamMember, customer, user)
+    stub = Customer(pk=merge.other_id, owner_id=customer.owner_id)
+    stub.viewer_is_member = member
+    return customer_history(user=user, customer=stub, limit=limit)
+
+
+def customer_merges(*, user, customer, limit=200):
+    """The customers merged into ``customer`` (in the user's scope), newest first, each with its
+    own history."""
+    return [
+        {
+            "id": merge.pk,
+            "other_name": merge.other_name,
+            "merged_by_name": str(merge.merged_by) if merge.merged_by else "",
+            "merged_at": merge.merged_at,
+            "fields_taken": merge.fields_taken,
+            "moved": merge.moved,
+            "history": customer_merged_history(user=user, customer=customer, merge=merge, limit=limit),
+        }
+        for merge in CustomerMerge.objects.filter(survivor=customer).select_related("merged_by")
+    ]
+
+
+def customer_merge_get(*, customer, merge_pk):
+    """One merge into ``customer`` (already in the user's scope), or 404."""
+    try:
+        return CustomerMerge.objects.select_related("merged_by").get(survivor=customer, pk=merge_pk)
+    except (CustomerMerge.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def _merge_timeline(*, user, customer):
+    """Timeline lines "合并了客户「X」" with a pointer to the merged customer's history."""
+    from django.urls import reverse
+
+    return [
+        {
+            "kind": "merge",
+            "at": merge.merged_at,
+            "user_name": str(merge.merged_by) if merge.merged_by else "",
+            "title": _("合并了客户「%(name)s」") % {"name": merge.other_name},
+            "text": "",
+            "url": reverse("customers:merged_history", args=[customer.pk, merge.pk]),
+            "link_text": _("查看被合并客户的历史"),
+        }
+        for merge in CustomerMerge.objects.filter(survivor=customer).select_related("merged_by")
+    ]
+
+
+TIMELINE_SOURCES["merges"] = _merge_timeline

@@ -15,8 +15,17 @@ from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
 from crm.errors import ConflictError, DomainError
 from customers.custom_fields import definitions as custom_field_definitions
+from customers.duplicates import find_duplicates, normalize_company_name
 from customers.forms import CUSTOMER_FIELDS, ContactForm, CustomerForm
-from customers.models import CUSTOMER_HISTORY, Contact, Customer, CustomerTeamMember, CustomFieldType, SavedView
+from customers.models import (
+    CUSTOMER_HISTORY,
+    Contact,
+    Customer,
+    CustomerMerge,
+    CustomerTeamMember,
+    CustomFieldType,
+    SavedView,
+)
 from staff import teams
 from staff.fieldperms import field_access, hidden_fields
 from staff.models import FieldAccess
@@ -199,20 +208,54 @@ def _validated_form(form_class, *, user, data, instance=None, defs=None, base=No
     return form
 
 
+# --- duplicates (客户查重) ------------------------------------------------------------------------
+
+FORCE_DUPLICATE_PERMISSION = "customers.force_duplicate_customer"
+DUPLICATE_FIELDS = ("name", "kind", "mobile", "email", "credit_code")
+
+
+def _check_duplicates(*, user, customer, fields=DUPLICATE_FIELDS, force=False):
+    """Refuse (409 ``duplicate``, with the candidates as ``user`` may see them) when ``customer``'s
+    ``fields`` match other customers — unless ``force`` is sent by a holder of the force
+    permission. Returns the ids forced past (for the audit log)."""
+    data = {name: getattr(customer, name) for name in fields if name in DUPLICATE_FIELDS}
+    if "name" in data:
+        data["kind"] = customer.kind
+    matches = find_duplicates(data=data, exclude_ids=[customer.pk] if customer.pk else ())
+    if not matches:
+        return []
+    can_force = user.has_perm(FORCE_DUPLICATE_PERMISSION)
+    if force and can_force:
+        return [match.customer_id for match in matches]
+    from customers.selectors import duplicate_candidates
+
+    raise ConflictError(
+        _("已存在疑似重复的客户，请先确认。") if can_force else _("已存在疑似重复的客户，不能保存。"),
+        code="duplicate",
+        extra={"candidates": duplicate_candidates(user=user, matches=matches), "can_force": can_force},
+    )
+
+
 # --- customers ----------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def customer_create(*, user, data, owner=None):
-    """A new customer owned by ``owner`` (default: the creator) in the owner's department."""
+def customer_create(*, user, data, owner=None, force=False, check_duplicates=True):
+    """A new customer owned by ``owner`` (default: the creator) in the owner's department.
+
+    A customer matching existing ones (customers.duplicates) is refused with 409 ``duplicate``
+    unless ``force`` and the user may force. ``check_duplicates=False`` only for callers that ran
+    the same check themselves (the importer's set-based find_duplicates_many)."""
     data = _writable_data(user, "customer", data, None)
     form = _validated_form(CustomerForm, user=user, data=data)
     customer = form.save(commit=False)
+    forced = _check_duplicates(user=user, customer=customer, force=force) if check_duplicates else []
     owner = owner or user
     customer.owner = owner
     customer.department_id = owner.department_id
     customer.created_by = user
     customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.name_key = normalize_company_name(customer.name)
     customer._history_user = user
     # One "created" history row that already lists the tags: rows and tags first, then the record.
     customer.skip_history_when_saving = True
@@ -221,13 +264,17 @@ def customer_create(*, user, data, owner=None):
     del customer.skip_history_when_saving
     CUSTOMER_HISTORY.create_historical_record(customer, "+")
     customer_search_refresh(customer_ids=[customer.pk])
+    if forced:
+        audit_record(actor=user, action=AuditAction.CREATE, target=customer, data={"duplicate_forced": forced})
     return customer
 
 
 @transaction.atomic
-def customer_update(*, user, customer, version, data, change_reason=None):
+def customer_update(*, user, customer, version, data, change_reason=None, force=False):
     """Change a customer the user may edit. ``version`` is the one the user last saw: if someone
-    saved in between, nothing is written and ConflictError (409) carries the current version."""
+    saved in between, nothing is written and ConflictError (409) carries the current version.
+    A changed name, kind, mobile, e-mail or credit code that matches other customers is refused
+    like a create (409 ``duplicate``) unless ``force`` and the user may force."""
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     _check_customer_editable(user, customer)
     try:
@@ -248,14 +295,17 @@ def customer_update(*, user, customer, version, data, change_reason=None):
     if not form.has_changed():
         return locked  # nothing to write: no new version, no empty history row
     customer = form.save(commit=False)
+    changed = [name for name in DUPLICATE_FIELDS if name in form.changed_data]
+    forced = _check_duplicates(user=user, customer=customer, fields=changed, force=force) if changed else []
     customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.name_key = normalize_company_name(customer.name)
     customer.version = locked.version + 1
     if "tags" in form.fields and not form.fields["tags"].disabled:
         customer.skip_history_when_saving = True  # one history row for the whole change, below
         customer.tags.set(form.cleaned_data.get("tags") or [])
         del customer.skip_history_when_saving
     customer._history_user = user
-    customer._change_reason = change_reason
+    customer._change_reason = change_reason or (_("确认不是重复客户后保存") if forced else None)
     customer.save()
     customer_search_refresh(customer_ids=[customer.pk])
     return customer
@@ -338,10 +388,15 @@ def customer_purge_recycle_bin(*, now=None):
     if expired:
         audit_record_many(actor=None, action=AuditAction.PURGE, targets=expired)
         ids = [customer.pk for customer in expired]
+        # A merged customer's history stays readable from its survivor (CustomerMerge) — until
+        # the survivor itself is purged.
+        merged_into_purged = list(CustomerMerge.objects.filter(survivor_id__in=ids).values_list("other_id", flat=True))
+        kept = CustomerMerge.objects.exclude(survivor_id__in=ids).values("other_id")
         Customer.objects.filter(pk__in=ids).delete()
         # After the rows: deleting them writes "deleted" history rows, which go too.
-        Customer.history.filter(id__in=ids).delete()
-        Contact.history.filter(customer_id__in=ids).delete()
+        Customer.history.filter(id__in=ids + merged_into_purged).exclude(id__in=kept).delete()
+        # Contacts that moved away in a merge keep their history.
+        Contact.history.filter(customer_id__in=ids).exclude(id__in=Contact.objects.values("pk")).delete()
     expired_members = teams.team_members_purge_expired(CustomerTeamMember, now=now)
     return {"purged": len(expired), "expired_team_rows": expired_members}
 
@@ -449,6 +504,144 @@ def customer_team_member_remove(*, user, customer, member, request=None):
     )
 
 
+# --- merge (合并) ----------------------------------------------------------------------------------
+
+
+def customer_merge_values(*, other, choices):
+    """Write data for a merge from per-field choices (``{"mobile": "other", "custom_fields.budget":
+    "other", "remark": "survivor"}``): the other's *stored* value for each field taken from it, so
+    a value the user sees masked is never sent back masked. Unknown names are ignored."""
+    from customers.forms import CUSTOMER_FIELDS
+
+    data, custom = {}, {}
+    for name, choice in (choices or {}).items():
+        if choice != "other":
+            continue
+        if name.startswith("custom_fields."):
+            key = name.split(".", 1)[1]
+            custom[key] = (other.custom_fields or {}).get(key)
+        elif name in CUSTOMER_FIELDS and name != "tags":
+            field = Customer._meta.get_field(name)
+            data[name] = getattr(other, field.attname)
+    if custom:
+        data["custom_fields"] = custom
+    return data
+
+
+def _version(value, name):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({name: [_("请提供当前版本号。")]}) from None
+
+
+@transaction.atomic
+def customer_merge(*, user, survivor, other, values, survivor_version, other_version, request=None):
+    """Merge ``other`` into ``survivor`` (客户合并), all or nothing: ``values`` (an update payload,
+    e.g. from ``customer_merge_values``) win on the survivor; the other's contacts (one primary
+    stays: the survivor's), tags, team members, earlier merges and whatever later apps registered
+    in MERGE_MOVERS move to the survivor; the other goes to the recycle bin, its history kept and
+    readable from the survivor (a CustomerMerge row on its timeline). Both customers must be
+    managed by the user (owner or a manager above — not a team member) and unchanged since the
+    versions given (else 409 ``stale_version``). Audited. Returns the survivor."""
+    if survivor.pk == other.pk:
+        raise DomainError(_("不能把客户与自身合并。"), fields={"other": [_("请选择另一个客户。")]})
+    survivor_version = _version(survivor_version, "version")
+    other_version = _version(other_version, "other_version")
+    locked = {row.pk: row for row in Customer.objects.select_for_update().filter(pk__in=[survivor.pk, other.pk])}
+    manageable = set(Customer.objects.alive().managed_by(user).filter(pk__in=list(locked)).values_list("pk", flat=True))
+    if manageable != {survivor.pk, other.pk}:
+        raise DomainError(_("只有两个客户的负责人或其上级可以合并客户。"), code="forbidden", status=403)
+    target, loser = locked[survivor.pk], locked[other.pk]
+    if target.version != survivor_version or loser.version != other_version:
+        raise ConflictError(
+            _("客户已被他人修改，请刷新后再合并。"),
+            code="stale_version",
+            extra={"current_version": target.version, "other_current_version": loser.version},
+        )
+    from customers.selectors import sees_full_contact
+
+    full = sees_full_contact(user=user, customer=target)
+    data = _writable_data(
+        user, "customer", values or {}, target, masked_keys=_masked_keys(full=full, target="customer")
+    )
+    data.pop("tags", None)  # tags are the union of both
+    form = _validated_form(CustomerForm, user=user, data=data, instance=target)
+    fields_taken = sorted(
+        f"custom_fields.{name[3:]}" if name.startswith("cf_") else name for name in form.changed_data if name != "tags"
+    )
+    customer = form.save(commit=False)
+    customer.custom_fields = form.cleaned_data["custom_fields"]
+    customer.name_key = normalize_company_name(customer.name)
+    customer.version = target.version + 1
+    own_tags = set(Customer.tags.through.objects.filter(customer_id=target.pk).values_list("tag_id", flat=True))
+    other_tags = set(Customer.tags.through.objects.filter(customer_id=loser.pk).values_list("tag_id", flat=True))
+    customer.skip_history_when_saving = True  # one history row below, listing the merged tags
+    customer.tags.set(own_tags | other_tags)
+    del customer.skip_history_when_saving
+    reason = _("合并了客户「%(name)s」") % {"name": loser.name}
+    customer._history_user = user
+    customer._change_reason = reason
+    customer.save()
+
+    # Contacts: the survivor's primary contact stays the one.
+    contacts = list(Contact.objects.filter(customer_id=loser.pk).order_by("pk"))
+    has_primary = Contact.objects.filter(customer_id=customer.pk, is_primary=True).exists()
+    for contact in contacts:
+        contact.customer_id = customer.pk
+        contact.is_primary = contact.is_primary and not has_primary
+    if contacts:
+        bulk_update_with_history(
+            contacts,
+            Contact,
+            ["customer", "is_primary"],
+            batch_size=500,
+            default_user=user,
+            default_change_reason=reason,
+        )
+
+    # Team members: the other's move unless already on the survivor's team or its owner.
+    existing = set(CustomerTeamMember.objects.filter(content_object=customer).values_list("user_id", "permission_id"))
+    rows = list(CustomerTeamMember.objects.filter(content_object=loser))
+    keep = [
+        row.pk for row in rows if (row.user_id, row.permission_id) not in existing and row.user_id != customer.owner_id
+    ]
+    CustomerTeamMember.objects.filter(pk__in=keep).update(content_object=customer)
+    CustomerTeamMember.objects.filter(content_object=loser).delete()
+    moved = {
+        "contacts": len(contacts),
+        "tags": len(other_tags - own_tags),
+        "team_members": len({row.user_id for row in rows if row.pk in keep}),
+    }
+    CustomerMerge.objects.filter(survivor=loser).update(survivor=customer)  # earlier merges follow
+    for name, mover in MERGE_MOVERS.items():
+        moved[name] = mover(user=user, survivor=customer, other=loser)
+
+    loser.deleted_at = timezone.now()
+    loser.deleted_by = user
+    loser.version += 1
+    loser._history_user = user
+    loser._change_reason = _("合并到客户「%(name)s」") % {"name": customer.name}
+    loser.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    merge = CustomerMerge.objects.create(
+        survivor=customer,
+        other_id=loser.pk,
+        other_name=loser.name,
+        merged_by=user,
+        fields_taken=fields_taken,
+        moved=moved,
+    )
+    customer_search_refresh(customer_ids=[customer.pk, loser.pk])
+    audit_record(
+        actor=user,
+        action=AuditAction.MERGE,
+        target=customer,
+        data={"other": loser.pk, "other_name": loser.name, "merge": merge.pk, "fields": fields_taken, "moved": moved},
+        request=request,
+    )
+    return customer
+
+
 def customer_contact_reveal(*, user, customer, request=None):
     """ "查看完整号码": the full phone numbers and e-mails of a customer (custom phone and e-mail
     fields included) and of its contacts, for a user allowed to see them; every reveal is
@@ -496,6 +689,26 @@ SEARCH_REFRESH_SQL = r"""
         ''))
     WHERE c.id = ANY(%s)
 """
+
+
+def customer_name_key_refresh(*, customer_ids, batch_size=1000):
+    """Recompute ``name_key`` (customers.duplicates.normalize_company_name) of these customers —
+    for bulk paths that write names around customer_create/customer_update. One read and one
+    UPDATE … FROM (VALUES …) per ``batch_size`` rows (1000: a statement of ~100 kB)."""
+    ids = sorted(set(customer_ids))
+    changed = 0
+    for start in range(0, len(ids), batch_size):
+        rows = Customer.objects.filter(pk__in=ids[start : start + batch_size]).values_list("pk", "name", "name_key")
+        values = [(pk, key) for pk, name, old in rows if (key := normalize_company_name(name)) != old]
+        if values:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE customers_customer c SET name_key = v.key FROM unnest(%s::bigint[], %s::text[]) "
+                    "AS v(id, key) WHERE c.id = v.id",
+                    [[pk for pk, _key in values], [key for _pk, key in values]],
+                )
+            changed += len(values)
+    return changed
 
 
 def customer_search_refresh(*, customer_ids):
@@ -646,11 +859,6 @@ def _preload_choices(form, preloaded):
 
 
 def _name_key(name):
-    """The duplicate-check key of a name (customers.duplicates, once it exists)."""
-    try:
-        from customers.duplicates import normalize_company_name
-    except ImportError:  # the duplicate check is not there yet: the key stays blank
-        return ""
     return normalize_company_name(name)[:200]
 
 

@@ -22,4 +22,6 @@ urlpatterns = [
     path("<int:pk>/contacts/<int:contact_pk>/delete/", views.contact_remove, name="contact_delete"),
     path("<int:pk>/team/", views.team_member_add, name="team_add"),
     path("<int:pk>/team/<int:user_pk>/remove/", views.team_member_drop, name="team_remove"),
+    path("<int:pk>/merge/", views.customer_merge, name="merge"),
+    path("<int:pk>/merges/<int:merge_pk>/history/", views.merged_history, name="merged_history"),
 ]

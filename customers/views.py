@@ -620,7 +620,7 @@ def customer_restore(request, pk):
 # --- create and edit ------------------------------------------------------------------------------
 
 
-def _render_customer_form(request, form, *, customer=None, version=None, conflict=None, status=200):
+def _render_customer_form(request, form, *, customer=None, version=None, conflict=None, duplicates=None, status=200):
     context = {
         "active_nav": "customers",
         "form": form,
@@ -628,6 +628,11 @@ def _render_customer_form(request, form, *, customer=None, version=None, conflic
         "customer": customer,
         "version": version,
         "conflict": conflict,
+        # 客户查重: the candidates a save hit, and whether the user may save anyway.
+        "duplicates": duplicates.extra.get("candidates", []) if duplicates else None,
+        "can_force": bool(duplicates and duplicates.extra.get("can_force")),
+        "can_merge": customer is not None
+        and request.user.has_perms(["customers.change_customer", "customers.delete_customer"]),
     }
     return render(request, "customers/form.html", context, status=status)
 
@@ -653,9 +658,15 @@ def customer_create(request):
     if request.method == "POST":
         layout = CustomerForm(user=user)
         try:
-            customer = services.customer_create(user=user, data=_form_data(layout, request.POST))
+            customer = services.customer_create(
+                user=user, data=_form_data(layout, request.POST), force=request.POST.get("force") == "1"
+            )
         except services.FormValidationError as error:
             form = error.form
+        except ConflictError as error:  # duplicates (客户查重)
+            form = CustomerForm(data=request.POST, user=user)
+            form.is_valid()
+            return _render_customer_form(request, _prepare_form(form), duplicates=error, status=409)
         except DomainError as error:
             form = CustomerForm(data=request.POST, user=user)
             _domain_error_on_form(form, error)
@@ -689,10 +700,15 @@ def customer_edit(request, pk):
                 customer=customer,
                 version=version,
                 data=_form_data(layout, request.POST, keep_if_blank=masked),
+                force=request.POST.get("force") == "1",
             )
         except ConflictError as error:
             form = CustomerForm(data=request.POST, instance=customer, user=user)
             form = _prepare_form(form, masked=masked, placeholders=hints)
+            if error.code == "duplicate":
+                return _render_customer_form(
+                    request, form, customer=customer, version=version, duplicates=error, status=409
+                )
             return _render_customer_form(request, form, customer=customer, version=version, conflict=error, status=409)
         except services.FormValidationError as error:
             form = _bind_masked_as_typed(error.form, request.POST, masked)
@@ -859,6 +875,8 @@ def _detail_context(request, customer, *, revealed=None):
         ),
         "team_accesses": TeamAccess.choices,
         "timeline": _timeline(user, customer),
+        "can_merge": user.has_perms(["customers.change_customer", "customers.delete_customer"])
+        and (can_manage_team or selectors.customer_team_manageable(user=user, customer=customer)),
     }
 
 
@@ -1108,3 +1126,167 @@ def region_options(request):
             "reset": {"id": "id_district", "placeholder": _("请选择区县")},
         }
     return render(request, "customers/partials/_region_options.html", context)
+
+
+# --- merge (合并) ---------------------------------------------------------------------------------
+
+MERGE_FIELDS = [
+    "name", "kind", "credit_code", "mobile", "phone", "email", "level", "source", "industry",
+    "province", "city", "district", "address", "website", "next_follow_up_at", "remark",
+]  # fmt: skip
+
+
+def _merge_display(customer, name, shown):
+    """One field of one side as text, as the user may see it (masked, names for ids)."""
+    if name not in shown:
+        return None
+    value = shown[name]
+    if name in ("level", "source", "industry"):
+        return str(value) if value else ""
+    if name == "kind":
+        return customer.get_kind_display()
+    if name in ("province", "city", "district"):
+        return (regions.region_name(value) or value) if value else ""
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return "" if value is None else str(value)
+
+
+def _merge_rows(user, survivor, other, choices):
+    """Side by side: [{name, label, survivor, other, differs, choice}] for the fields the user may
+    see, custom fields last; ``choice`` defaults to the survivor, or the other where the survivor's
+    value is empty."""
+    presenter = Presenter(user, "customer")
+    form_fields = CustomerForm(instance=survivor, user=user).fields
+    sides = []
+    for customer in (survivor, other):
+        full = selectors.sees_full_contact(user=user, customer=customer)
+        data = {name: getattr(customer, name) for name in MERGE_FIELDS}
+        data["custom_fields"] = customer.custom_fields
+        sides.append(presenter.record(data, full=full))
+    rows = []
+    for name in MERGE_FIELDS:
+        if name not in form_fields or name not in sides[0]:
+            continue
+        left, right = (
+            _merge_display(customer, name, shown) for customer, shown in zip((survivor, other), sides, strict=True)
+        )
+        raw_left, raw_right = getattr(survivor, name), getattr(other, name)
+        rows.append(
+            {
+                "name": name,
+                "label": form_fields[name].label,
+                "survivor": left,
+                "other": right,
+                "differs": raw_left != raw_right,
+                "editable": not form_fields[name].disabled,
+                "choice": choices.get(name)
+                or ("other" if raw_left in ("", None) and raw_right not in ("", None) else "survivor"),
+            }
+        )
+    for definition in definitions(CustomFieldTarget.CUSTOMER):
+        key = f"custom_fields.{definition.key}"
+        form_name = PREFIX + definition.key
+        if form_name not in form_fields:
+            continue
+        left = (survivor.custom_fields or {}).get(definition.key)
+        right = (other.custom_fields or {}).get(definition.key)
+        rows.append(
+            {
+                "name": key,
+                "label": definition.label,
+                "survivor": custom_display(definition, (sides[0]["custom_fields"] or {}).get(definition.key)),
+                "other": custom_display(definition, (sides[1]["custom_fields"] or {}).get(definition.key)),
+                "differs": left != right,
+                "editable": not form_fields[form_name].disabled,
+                "choice": choices.get(key)
+                or ("other" if left in ("", None, []) and right not in ("", None, []) else "survivor"),
+            }
+        )
+    return rows
+
+
+@login_required
+@permission_required(["customers.change_customer", "customers.delete_customer"], raise_exception=True)
+def customer_merge(request, pk):
+    """合并客户: pick the other customer (its duplicates are suggested), compare side by side, choose
+    per differing field, merge. This customer survives; the other goes to the recycle bin."""
+    user = request.user
+    survivor = selectors.customer_get_for_user(user=user, pk=pk)
+    other_pk = request.POST.get("other") or request.GET.get("other")
+    other = selectors.customer_get_for_user(user=user, pk=other_pk) if other_pk else None
+    if other is not None and other.pk == survivor.pk:
+        raise Http404
+    choices = {}
+    error = None
+    status = 200
+    if request.method == "POST" and other is not None:
+        choices = {
+            key[len("choice:") :]: value
+            for key, value in request.POST.items()
+            if key.startswith("choice:") and value in ("survivor", "other")
+        }
+        try:
+            services.customer_merge(
+                user=user,
+                survivor=survivor,
+                other=other,
+                values=services.customer_merge_values(other=other, choices=choices),
+                survivor_version=request.POST.get("version"),
+                other_version=request.POST.get("other_version"),
+                request=request,
+            )
+        except (DomainError, ValidationError) as caught:
+            error = "；".join(_error_messages(caught))
+            status = getattr(caught, "status", 400)
+        else:
+            messages.success(request, _("已合并客户「%(name)s」") % {"name": other.name})
+            return redirect("customers:detail", pk=survivor.pk)
+    elif request.method not in ("GET", "HEAD"):
+        return redirect("customers:merge", pk=survivor.pk)
+    candidates = []
+    search_results = []
+    if other is None:
+        from customers.duplicates import find_duplicates
+
+        matches = find_duplicates(
+            data={name: getattr(survivor, name) for name in services.DUPLICATE_FIELDS}, exclude_ids=[survivor.pk]
+        )
+        candidates = selectors.duplicate_candidates(user=user, matches=matches)
+        q = request.GET.get("q", "").strip()
+        if q:
+            search_results = list(
+                selectors.customer_search(selectors.customer_list(user=user), q)
+                .exclude(pk=survivor.pk)
+                .order_by("-search_rank", "-id")[:20]
+            )
+    context = {
+        "active_nav": "customers",
+        "customer": survivor,
+        "other": other,
+        "rows": _merge_rows(user, survivor, other, choices) if other is not None else [],
+        "candidates": candidates,
+        "search_results": search_results,
+        "q": request.GET.get("q", ""),
+        "error": error,
+        "other_contacts": other.contacts.count() if other is not None else 0,
+        "other_tags": list(other.tags.all()) if other is not None else [],
+    }
+    return render(request, "customers/merge.html", context, status=status)
+
+
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+@require_GET
+def merged_history(request, pk, merge_pk):
+    """The history of a customer merged into this one (read with this customer's scope)."""
+    customer = selectors.customer_get_for_user(user=request.user, pk=pk)
+    merge = selectors.customer_merge_get(customer=customer, merge_pk=merge_pk)
+    entries = readable_history(selectors.customer_merged_history(user=request.user, customer=customer, merge=merge))
+    context = {
+        "active_nav": "customers",
+        "customer": customer,
+        "merge": merge,
+        "timeline": [{"kind": "history", **entry} for entry in entries],
+    }
+    return render(request, "customers/merged_history.html", context)

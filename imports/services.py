@@ -24,7 +24,8 @@ from crm.errors import ConflictError, DomainError
 from crm.validators import normalize_cn_mobile, normalize_credit_code
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from customers.services import BULK_BATCH_SIZE, BulkRowsInvalid, RecordValidator
+from customers.duplicates import normalize_company_name
+from customers.services import BULK_BATCH_SIZE, FORCE_DUPLICATE_PERMISSION, BulkRowsInvalid, RecordValidator
 from imports import files
 from imports.columns import CUSTOMER_LINK, columns_for, match_header, resolve_regions
 from imports.matching import match_existing
@@ -275,7 +276,7 @@ class RowChecker:
         cleaned = checked.cleaned
         if self.target == Target.CUSTOMER:
             keys = [(name, cleaned.get(name)) for name in ("credit_code", "mobile", "email")]
-            keys.append(("name", customer_services._name_key(cleaned.get("name") or "") or cleaned.get("name")))
+            keys.append(("name", normalize_company_name(cleaned.get("name") or "") or cleaned.get("name")))
         else:
             keys = [(name, cleaned.get(name)) for name in ("mobile", "email")]
             if not cleaned.get("mobile") and not cleaned.get("email"):
@@ -472,6 +473,10 @@ def import_commit_start(*, user, job, policy):
         raise DomainError(message, fields={"policy": [message]})
     if not user.has_perm(f"customers.add_{job.target}"):
         raise DomainError(_("您没有执行该操作的权限。"), code="permission_denied", status=403)
+    if job.target == Target.CUSTOMER and policy == Policy.CREATE and not user.has_perm(FORCE_DUPLICATE_PERMISSION):
+        # The same rule as one customer: saving past a suspected duplicate needs the permission.
+        message = _("您没有强制保存疑似重复客户的权限，请选择跳过或覆盖。")
+        raise DomainError(message, code="permission_denied", status=403, fields={"policy": [message]})
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportStatus.VALIDATED:

@@ -46,6 +46,7 @@ CUSTOMER = ScopeCase(
 # team are 404 like the customer itself.
 CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make)
 CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make)
+CUSTOMER_MERGES = ScopeCase("api:customer-list", "api:customer-merges", CUSTOMER.make)
 CONTACT = ScopeCase(
     list_route="api:contact-list",
     detail_route="api:contact-detail",
@@ -61,12 +62,14 @@ SCOPED_ROUTES = {
     "api:customer-detail": CUSTOMER,
     "api:customer-history": CUSTOMER_HISTORY,
     "api:customer-team-members": CUSTOMER_TEAM,
+    "api:customer-merges": CUSTOMER_MERGES,
     # POST actions; their scope tests are in customers/tests/test_api_scope_actions.py.
     "api:customer-reveal": CUSTOMER,
     "api:customer-restore": CUSTOMER,
     "api:customer-recycle-bin": CUSTOMER,
     "api:customer-transfer": CUSTOMER,
     "api:customer-team-member-remove": CUSTOMER,
+    "api:customer-merge": CUSTOMER,
     "api:contact-list": CONTACT,
     "api:contact-detail": CONTACT,
 }
@@ -104,6 +107,10 @@ UNSCOPED_ROUTES = {
     "api:export-list": "the caller's own export jobs (imports/tests/test_api.py)",
     "api:export-detail": "the caller's own export jobs (imports/tests/test_api.py)",
     "api:export-download": "file of the caller's own export job; rows scoped and masked (imports/tests)",
+    "api:customer-check-duplicates": (
+        "客户查重 searches the whole company by design; candidates outside the caller's scope show no id or "
+        "contact details (customers/tests/test_duplicates_api.py)"
+    ),
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).

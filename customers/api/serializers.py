@@ -99,6 +99,9 @@ class CustomerWriteSerializer(serializers.Serializer):
     remark = serializers.CharField(required=False, allow_blank=True)
     custom_fields = _JsonObjectField(required=False)
     version = serializers.IntegerField(required=False, help_text=_("修改时必填：读取时的版本号"))
+    force = serializers.BooleanField(
+        required=False, help_text=_("确认保存疑似重复的客户（需要“强制保存疑似重复的客户”权限）")
+    )
 
     def validate(self, attrs):
         if self.partial and "version" not in attrs:
@@ -207,6 +210,96 @@ class RevealSerializer(serializers.Serializer):
     phone = serializers.CharField(required=False)
     email = serializers.CharField(required=False)
     contacts = serializers.ListField(child=serializers.DictField())
+
+
+class DuplicateCheckSerializer(serializers.Serializer):
+    """The record to check; blanks are ignored, a value that is not valid is an error."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=CustomerKind.choices, required=False)
+    mobile = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    credit_code = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    exclude = serializers.IntegerField(required=False, help_text=_("编辑时：被编辑的客户自身"))
+
+    def validate(self, attrs):
+        from crm.validators import (
+            CREDIT_CODE_MESSAGE,
+            EMAIL_MESSAGE,
+            MOBILE_MESSAGE,
+            normalize_cn_mobile,
+            normalize_credit_code,
+            normalize_email,
+        )
+
+        checks = {
+            "mobile": (normalize_cn_mobile, MOBILE_MESSAGE),
+            "email": (normalize_email, EMAIL_MESSAGE),
+            "credit_code": (normalize_credit_code, CREDIT_CODE_MESSAGE),
+        }
+        errors = {}
+        for name, (normalize, message) in checks.items():
+            if attrs.get(name):
+                attrs[name] = normalize(attrs[name])
+                if attrs[name] is None:
+                    errors[name] = [message]
+        if errors:
+            raise serializers.ValidationError(errors)
+        if not any(attrs.get(name) for name in ("name", "mobile", "email", "credit_code")):
+            raise serializers.ValidationError(_("请至少填写名称、手机、邮箱或统一社会信用代码之一。"))
+        return attrs
+
+
+class DuplicateReasonSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(
+        choices=["name", "mobile", "email", "credit_code", "contact_mobile", "contact_email"]
+    )
+    label = serializers.CharField()
+    similarity = serializers.FloatField(help_text=_("名称相似度 0–1；精确匹配为 1"))
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    """A candidate as the caller may see it: outside their scope only ``in_scope``, name, owner or
+    pool, department, last follow-up and reasons (撞单); within it also id, link and contact
+    details (masked as elsewhere)."""
+
+    in_scope = serializers.BooleanField()
+    name = serializers.CharField()
+    in_pool = serializers.BooleanField()
+    owner_name = serializers.CharField()
+    department_name = serializers.CharField()
+    last_follow_up_at = serializers.DateTimeField(allow_null=True)
+    reasons = DuplicateReasonSerializer(many=True)
+    id = serializers.IntegerField(required=False)
+    kind = serializers.CharField(required=False)
+    url = serializers.CharField(required=False)
+    mobile = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+    email = serializers.CharField(required=False)
+    contact_masked = serializers.BooleanField(required=False)
+    primary_contact = serializers.DictField(required=False, allow_null=True)
+
+
+class MergeSerializer(serializers.Serializer):
+    other = serializers.IntegerField(help_text=_("被合并的客户（合并后进入回收站）"))
+    version = serializers.IntegerField(help_text=_("保留客户的当前版本号"))
+    other_version = serializers.IntegerField(help_text=_("被合并客户的当前版本号"))
+    choices = serializers.DictField(
+        child=serializers.ChoiceField(choices=["survivor", "other"]),
+        required=False,
+        help_text=_('逐字段选择保留哪一方的值，如 {"mobile": "other"}；自定义字段写作 custom_fields.<key>'),
+    )
+    values = _JsonObjectField(required=False, help_text=_("直接指定的字段值（优先于 choices）"))
+
+
+class MergeRecordSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    other_name = serializers.CharField()
+    merged_by_name = serializers.CharField()
+    merged_at = serializers.DateTimeField()
+    fields_taken = serializers.ListField(child=serializers.CharField())
+    moved = serializers.DictField(child=serializers.IntegerField())
+    history = HistoryEntrySerializer(many=True)
 
 
 class CustomerLevelSerializer(CrmModelSerializer):

@@ -15,8 +15,12 @@ from customers.api.serializers import (
     CustomerSerializer,
     CustomerWriteSerializer,
     CustomFieldSerializer,
+    DuplicateCandidateSerializer,
+    DuplicateCheckSerializer,
     HistoryEntrySerializer,
     IndustrySerializer,
+    MergeRecordSerializer,
+    MergeSerializer,
     RevealSerializer,
     SavedViewSerializer,
     SourceSerializer,
@@ -24,6 +28,7 @@ from customers.api.serializers import (
     TeamMemberSerializer,
     TransferSerializer,
 )
+from customers.duplicates import find_duplicates
 from customers.filters import ContactFilterSet, CustomerFilterSet
 from customers.models import Contact, Customer, CustomerLevel, CustomField, Industry, SavedView, Source, Tag
 from customers.presenters import readable_history
@@ -76,6 +81,9 @@ class CustomerViewSet(ScopedModelViewSet):
         "reveal": ["customers.view_customer"],
         "team_members": ["customers.view_customer"],
         "team_member_remove": ["customers.change_customer"],
+        "check_duplicates": ["customers.view_customer"],
+        "merge": ["customers.change_customer", "customers.delete_customer"],
+        "merges": ["customers.view_customer"],
     }
 
     def get_scoped_queryset(self, user):
@@ -87,16 +95,27 @@ class CustomerViewSet(ScopedModelViewSet):
         customer = selectors.customer_get_for_user(user=self.request.user, pk=customer.pk)
         return Response(self.get_serializer(customer).data, status=status_code)
 
-    @extend_schema(request=CustomerWriteSerializer, responses={201: CustomerSerializer})
+    @extend_schema(
+        request=CustomerWriteSerializer,
+        responses={
+            201: CustomerSerializer,
+            409: OpenApiResponse(description=_("疑似重复（code duplicate，附 candidates、can_force）")),
+        },
+    )
     def create(self, request, *args, **kwargs):
         serializer = CustomerWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        customer = services.customer_create(user=request.user, data=serializer.validated_data)
+        data = dict(serializer.validated_data)
+        force = data.pop("force", False)
+        customer = services.customer_create(user=request.user, data=data, force=force)
         return self._respond(customer, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=CustomerWriteSerializer,
-        responses={200: CustomerSerializer, 409: OpenApiResponse(description=_("版本冲突：他人已修改"))},
+        responses={
+            200: CustomerSerializer,
+            409: OpenApiResponse(description=_("版本冲突：他人已修改（stale_version），或疑似重复（duplicate）")),
+        },
     )
     def partial_update(self, request, *args, **kwargs):
         customer = self.get_object()
@@ -104,8 +123,61 @@ class CustomerViewSet(ScopedModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         version = data.pop("version")
-        services.customer_update(user=request.user, customer=customer, version=version, data=data)
+        force = data.pop("force", False)
+        services.customer_update(user=request.user, customer=customer, version=version, data=data, force=force)
         return self._respond(customer)
+
+    @extend_schema(request=DuplicateCheckSerializer, responses=DuplicateCandidateSerializer(many=True))
+    @action(detail=False, methods=["post"], url_path="check-duplicates")
+    def check_duplicates(self, request):
+        """客户查重: customers across the whole company (owned and pool) matching the record, at most
+        10, each with its reasons; those outside the caller's scope without contact details."""
+        serializer = DuplicateCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        exclude = data.pop("exclude", None)
+        matches = find_duplicates(data=data, exclude_ids=[exclude] if exclude else ())
+        # As in a 409's ``candidates``: fields outside the caller's scope are absent, not null.
+        return Response(selectors.duplicate_candidates(user=request.user, matches=matches))
+
+    @extend_schema(
+        request=MergeSerializer,
+        responses={200: CustomerSerializer, 409: OpenApiResponse(description=_("版本冲突：他人已修改"))},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge ``other`` into this customer: chosen values win, the other's contacts, tags, team and
+        related records move here, the other goes to the recycle bin."""
+        survivor = self.get_object()
+        serializer = MergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        other = selectors.customer_get_for_user(user=request.user, pk=data["other"])
+        values = {
+            **services.customer_merge_values(other=other, choices=data.get("choices")),
+            **data.get("values", {}),
+        }
+        services.customer_merge(
+            user=request.user,
+            survivor=survivor,
+            other=other,
+            values=values,
+            survivor_version=data["version"],
+            other_version=data["other_version"],
+            request=request,
+        )
+        return self._respond(survivor)
+
+    @extend_schema(responses=MergeRecordSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def merges(self, request, pk=None):
+        """The customers merged into this one, each with its own history (read with this
+        customer's scope and masking)."""
+        customer = self.get_object()
+        records = selectors.customer_merges(user=request.user, customer=customer)
+        for record in records:
+            record["history"] = readable_history(record["history"])
+        return Response(MergeRecordSerializer(records, many=True).data)
 
     def update(self, request, *args, **kwargs):
         if not kwargs.get("partial"):

@@ -1,6 +1,7 @@
 import factory
 
 from customers import services
+from customers.duplicates import normalize_company_name
 from customers.models import Contact, Customer, CustomerLevel, CustomField, Industry, Source, Tag
 
 
@@ -57,6 +58,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"测试客户{n}有限公司")
+    name_key = factory.LazyAttribute(lambda o: normalize_company_name(o.name))
     owner = None
     department = factory.LazyAttribute(lambda o: o.owner.department if o.owner else None)
 
@@ -74,6 +76,8 @@ class ContactFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"联系人{n}")
 
 
-def make_customer(user, **data):
+def make_customer(user, *, check=True, **data):
+    """A customer through the service (``check=False``: no duplicate check, for tests that want
+    duplicates)."""
     data.setdefault("name", "样例客户有限公司")
-    return services.customer_create(user=user, data=data)
+    return services.customer_create(user=user, data=data, check_duplicates=check)

@@ -384,9 +384,11 @@ PK_PAGES = [
     ("contact_create", "get"),
     ("contact_create", "post"),
     ("team_add", "post"),
+    ("merge", "get"),
+    ("merge", "post"),
 ]
 # Pages with a second id, tested below; the recycle bin's restore is tested with the bulk delete.
-OTHER_PK_PAGES = {"contact_edit", "contact_delete", "team_remove", "restore", "view_delete"}
+OTHER_PK_PAGES = {"contact_edit", "contact_delete", "team_remove", "restore", "view_delete", "merged_history"}
 
 
 def test_every_page_with_a_record_id_is_in_the_scope_tests():
