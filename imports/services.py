@@ -827,8 +827,10 @@ def export_run(*, job_id):
         logger.exception("export %s failed", job_id)
         ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, message=_("导出失败，请稍后重试。"))
         raise
+    stored = job.file.name
     with transaction.atomic():
-        job.refresh_from_db()
+        job = ExportJob.objects.select_for_update().get(pk=job.pk)
+        job.file.name = stored
         job.status = ExportStatus.DONE
         job.total_rows = job.processed_rows = written
         job.finished_at = timezone.now()
