@@ -325,3 +325,30 @@ def test_commit_needs_the_add_permission(org):
     user = User.objects.get(pk=org.east_rep.pk)
     with pytest.raises(services.DomainError):
         services.import_commit_start(user=user, job=job, policy="skip")
+
+
+def test_template_has_required_marks_drop_downs_an_example_and_the_users_fields(org, lists):
+    import io
+
+    from customers.tests.factories import CustomFieldFactory
+    from imports.workbooks import template
+    from staff.models import FieldPermission
+
+    CustomFieldFactory(key="grade", label="客户分级", type="choice", choices=["金", "银"], required=True)
+    CustomFieldFactory(key="old", label="停用字段", is_active=False)
+    FieldPermission.objects.create(role=org.roles["self"], target="customer", field="remark", access="hidden")
+    book = load_workbook(io.BytesIO(template(org.east_rep, "customer")))
+    sheet = book.worksheets[0]
+    header = [cell.value for cell in sheet[1]]
+    assert header[0] == "客户名称*" and "客户分级*" in header and "等级" in header
+    assert "备注" not in header and "停用字段" not in header
+    assert sheet["A2"].value.startswith("（示例")
+    lists_by_column = {
+        header[ord(str(dv.sqref).split(":")[0][0]) - ord("A")]: dv.formula1
+        for dv in sheet.data_validations.dataValidation
+    }
+    assert set(lists_by_column) == {"类型", "行业", "来源", "等级", "客户分级*"}
+    options = book["options"]
+    column = header.index("客户分级*") + 1
+    assert [options.cell(row=r, column=column).value for r in (1, 2)] == ["金", "银"]
+    assert options.sheet_state == "hidden"
