@@ -556,9 +556,13 @@ def _commit_rows(job, user):
     counts = {"rows": 0, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
     validator = checker.validator
     policy = job.policy
+    # Records this import created: a later row "matching" one of them is a duplicate inside the
+    # file, which the file's own check decides (as in the preview) — not the database match.
+    created_ids = set()
     for number, chunk in enumerate(checker.chunks()):
         creates, updates = [], {}
         for checked in checker.check(chunk):
+            checked.matches = [m for m in checked.matches if getattr(m, "customer_id", m) not in created_ids]
             counts["rows"] += 1
             if not checked.errors:
                 _ambiguous(checked, checker.labels)
@@ -617,6 +621,7 @@ def _commit_rows(job, user):
                 counts["skipped"] += len(updates) - len(updated)  # matched, but nothing to change
         else:
             items += _create_contacts(job, user, creates)
+        created_ids.update(item.record_id for item in items if item.action == ItemAction.CREATED)
         counts["created"] += sum(item.action == ItemAction.CREATED for item in items)
         counts["updated"] += sum(item.action == ItemAction.UPDATED for item in items)
         ImportItem.objects.bulk_create(items, batch_size=BULK_BATCH_SIZE)
