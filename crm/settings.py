@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "notifications",
     "activities",
     "opportunities",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -191,8 +192,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -356,6 +357,12 @@ CELERY_BEAT_SCHEDULE = {
     "pool-recall": {
         "task": "pool.tasks.pool_recall_task",
         "schedule": crontab(hour=2, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # Import uploads, error sheets and export files older than 7 days; daily at 04:10.
+    "imports-purge-expired": {
+        "task": "imports.tasks.import_purge_expired_task",
+        "schedule": crontab(hour=4, minute=10),
         "options": {"expires": 60 * 60},
     },
 }

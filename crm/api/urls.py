@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("activities.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("opportunities.api.urls")),
+    path("", include("imports.api.urls")),
 ]

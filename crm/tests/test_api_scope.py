@@ -162,6 +162,19 @@ UNSCOPED_ROUTES = {
     "api:customer-view-list": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-detail": "the caller's own saved filters (rows filtered by user; test_api)",
     "api:customer-view-builtin": "built-in view names; no records",
+    # Import/export jobs are their starter's alone (JobQuerySet.visible_to; imports/tests/test_api.py
+    # tries another user's job ids); what a job reads or writes goes through the customers
+    # selectors and services with the starter's scope.
+    "api:import-list": "the caller's own import jobs (imports/tests/test_api.py)",
+    "api:import-detail": "the caller's own import jobs (imports/tests/test_api.py)",
+    "api:import-errors": "errors of the caller's own import job (imports/tests/test_api.py)",
+    "api:import-error-file": "error sheet of the caller's own import job (imports/tests/test_api.py)",
+    "api:import-commit": "commit of the caller's own import job (imports/tests/test_api.py)",
+    "api:import-undo": "undo of the caller's own import job (imports/tests/test_api.py)",
+    "api:import-template": "an empty template built from the field configuration; no records",
+    "api:export-list": "the caller's own export jobs (imports/tests/test_api.py)",
+    "api:export-detail": "the caller's own export jobs (imports/tests/test_api.py)",
+    "api:export-download": "file of the caller's own export job; rows scoped and masked (imports/tests)",
     "api:customer-check-duplicates": (
         "客户查重 searches the whole company by design; candidates outside the caller's scope show no id or "
         "contact details (customers/tests/test_duplicates_api.py)"

@@ -1,0 +1,125 @@
+"""Workbooks the app writes: the import template, the error sheet of an import, and the cells of
+an export (neutralised so a spreadsheet never runs them as formulas)."""
+
+import io
+
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from imports import files
+from imports.columns import columns_for, match_header
+from imports.models import ImportRowError
+
+BAD_FILL = PatternFill("solid", fgColor="FFC7CE")
+BAD_FONT = Font(color="9C0006")
+HEADER_FONT = Font(bold=True)
+REQUIRED_FONT = Font(bold=True, color="C00000")
+TEMPLATE_DATA_ROWS = 5000  # rows the drop-downs cover in the template (beyond: still accepted, no list)
+TEXT_FORMAT = "@"
+
+# SPEC §2.3 / OWASP CSV injection: a cell starting with one of these is run by spreadsheets.
+DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell made inert: prefixed with an apostrophe when it starts with = + - @ tab or CR
+    (the spreadsheet then shows it as text). Other values unchanged."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_STARTS):
+        return "'" + value
+    return value
+
+
+def template(user, target):
+    """The import template (.xlsx bytes): the user's columns, ``*`` on required ones, one example
+    row, drop-downs from a hidden options sheet, text format on identifier columns (so Excel keeps
+    18-digit codes and leading zeros)."""
+    columns = columns_for(user, target)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("客户") if target == "customer" else _("联系人")
+    options = workbook.create_sheet("options")
+    options.sheet_state = "hidden"
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell.font = REQUIRED_FONT if column.required else HEADER_FONT
+        if column.required:
+            cell.comment = Comment(_("必填"), "CRM")
+        example = sheet.cell(row=2, column=index, value=column.example or None)
+        example.font = Font(italic=True, color="808080")
+        sheet.column_dimensions[letter].width = max(12, min(40, len(column.header) * 2 + 4))
+        if column.kind in (files.IDENTIFIER, files.TEXT):
+            for row in range(2, 200):
+                sheet.cell(row=row, column=index).number_format = TEXT_FORMAT
+        if column.choices:
+            for position, choice in enumerate(column.choices, start=1):
+                options.cell(row=position, column=index, value=choice)
+            reference = f"{quote_sheetname(options.title)}!${letter}$1:${letter}${len(column.choices)}"
+            validation = DataValidation(type="list", formula1=reference, allow_blank=True)
+            validation.error = _("请从下拉列表中选择。")
+            validation.errorTitle = column.label
+            validation.showErrorMessage = True
+            validation.add(f"{letter}2:{letter}{TEMPLATE_DATA_ROWS}")
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def error_sheet(job, header):
+    """The rows of ``job``'s upload that have errors, as the user wrote them, the bad cells
+    highlighted and the reasons in a 错误原因 column — so they fix and upload this sheet again.
+    Streams the upload and the job's errors side by side (both in row order): memory stays flat."""
+    columns = columns_for(job.user, job.target)
+    _mapping, _unknown, _missing = match_header(header, columns)
+    positions = {text: index for index, text in enumerate(header)}
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("错误数据"))
+    heading = []
+    for text in [*header, _("错误原因")]:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = HEADER_FONT
+        heading.append(cell)
+    sheet.append(heading)
+    errors = ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "column", "message")
+    errors = errors.iterator(2000)
+    pending = next(errors, None)
+    with job.file.open("rb") as handle:
+        _header, rows = files.iter_rows(handle, files.Inspected(job.file_format, job.encoding))
+        for row in rows:
+            if pending is None:
+                break
+            if row.number < pending[0]:
+                continue
+            problems = []
+            while pending is not None and pending[0] == row.number:
+                problems.append(pending[1:])
+                pending = next(errors, None)
+            bad = {positions[column] for column, _message in problems if column in positions}
+            cells = []
+            for index, value in enumerate(row.cells):
+                cell = WriteOnlyCell(sheet, value=_plain(value))
+                if index in bad:
+                    cell.fill = BAD_FILL
+                    cell.font = BAD_FONT
+                cells.append(cell)
+            reasons = "；".join(f"{column}：{message}" if column else message for column, message in problems)
+            cells.append(WriteOnlyCell(sheet, value=reasons))
+            sheet.append(cells)
+        rows.close()
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _plain(value):
+    """A cell of the user's upload written back as data, never as a formula."""
+    if isinstance(value, str) and value.startswith("="):
+        return "'" + value
+    return value
