@@ -32,7 +32,7 @@ def parse(argv):
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE") or 1.0),
                         help="data size; 1 = 500,000 customers (default: $BENCH_SCALE or 1)")  # fmt: skip
     parser.add_argument("--rebuild", action="store_true", help="drop and reload the bench database")
-    parser.add_argument("--only", nargs="*", default=[], help="scenario/job name prefixes (default: all)")
+    parser.add_argument("--only", nargs="*", default=[], help="scenarios/jobs: app, name or pattern (default: all)")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario after warm-up")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for requests/s")
@@ -127,9 +127,7 @@ def build(url, scale, version, generators, template=None):
     for table in load.pending_rewrites():
         raw.execute(f"VACUUM FULL {table}")
         log(f"  {table}: rewritten (VACUUM FULL)")
-    with transaction.atomic():
-        raw.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        load.restore_indexes()
+    load.restore_indexes_parallel(url)
     phases["indexes"] = round(time.monotonic() - mark, 1)
     mark = time.monotonic()
     raw.execute("VACUUM (ANALYZE)")
@@ -379,8 +377,10 @@ def main(argv=None):
         report["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
     scenarios = [s for s in SCENARIOS.values() if selection.wants(s.name)]
     jobs = [j for j in BATCH_JOBS.values() if selection.wants(j.name)]
-    with Server(env, log=log) as server:
-        ctx = Context(url, server.port)
+    ctx = Context(url, port=None)
+    probe = {"Authorization": f"Bearer {ctx.token('all')}"}
+    with Server(env, log=log, probe_headers=probe) as server:
+        ctx.port = server.port
         for scenario in scenarios:
             log(f"scenario {scenario.name} ({scenario.user})")
             result = run_scenario(ctx, scenario, args)

@@ -209,6 +209,51 @@ class Load:
                 self.conn.execute(f"DROP INDEX {name}")
             self._dropped[table] = (indexes, foreign_keys)
 
+    def restore_indexes_parallel(self, url, workers=2):
+        """Rebuild every dropped index on ``workers`` connections of their own (after the load has
+        committed), the costly GIN ones first; then the foreign keys on this connection. PostgreSQL
+        builds a GIN index on one core: two at a time use both."""
+        import queue
+        import threading
+
+        jobs = queue.Queue()
+        pending = sorted(
+            ((table, definition) for table, (indexes, _fks) in self._dropped.items() for _name, definition in indexes),
+            key=lambda item: (" USING gin " not in item[1], item[0] != "customers_customer"),
+        )
+        for item in pending:
+            jobs.put(item)
+        errors = []
+
+        def work():
+            try:
+                with connect(url, autocommit=True) as conn:
+                    conn.execute("SET maintenance_work_mem = '512MB'")
+                    while True:
+                        try:
+                            table, definition = jobs.get_nowait()
+                        except queue.Empty:
+                            return
+                        start = time.monotonic()
+                        conn.execute(definition)
+                        if time.monotonic() - start > 5:
+                            self.log(f"  {table}: {definition.split(' ON ')[0]} in {time.monotonic() - start:.1f} s")
+            except Exception as error:  # noqa: BLE001 — re-raised below, in the caller's thread
+                errors.append(error)
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        self.log(f"  {len(pending)} indexes in {time.monotonic() - start:.1f} s ({workers} connections)")
+        for table, (_indexes, foreign_keys) in self._dropped.items():
+            self._dropped[table] = ([], foreign_keys)
+        self.restore_indexes()
+
     def restore_indexes(self, tables=None):
         """Rebuild what ``drop_indexes`` dropped (all tables, or these)."""
         for table in list(tables or self._dropped):

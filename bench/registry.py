@@ -30,6 +30,7 @@ A batch job runs in a child process (wall time, peak RSS); ``rollback=True`` und
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 
 GENERATORS = {}
 SCENARIOS = {}
@@ -155,9 +156,13 @@ def generator_order():
 
 @dataclass
 class Selection:
-    """Which scenarios and jobs a run measures (``--only`` prefixes; empty: all)."""
+    """Which scenarios and jobs a run measures: ``--only`` patterns (``customers`` — an app,
+    ``customers.search.*``, ``customers.list`` — one scenario); none: all."""
 
-    prefixes: list = field(default_factory=list)
+    patterns: list = field(default_factory=list)
 
     def wants(self, name):
-        return not self.prefixes or any(name == p or name.startswith(p.rstrip(".") + ".") for p in self.prefixes)
+        return not self.patterns or any(
+            fnmatch(name, pattern) or ("." not in pattern and fnmatch(name, f"{pattern}.*"))
+            for pattern in self.patterns
+        )

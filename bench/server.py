@@ -19,8 +19,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, env, workers=2, log=print):
+    def __init__(self, env, workers=2, log=print, probe_headers=None):
         self.env = env
+        self.probe_headers = probe_headers or {}
         self.workers = workers
         self.port = free_port()
         self.log = log
@@ -46,7 +47,7 @@ class Server:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.error_log}")
             try:
                 connection = HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/api/v1/me/")
+                connection.request("GET", "/api/v1/me/", headers=self.probe_headers)
                 connection.getresponse().read()
                 connection.close()
                 self.log(f"gunicorn: {self.workers} workers on 127.0.0.1:{self.port} (pid {self.process.pid})")

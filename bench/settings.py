@@ -7,6 +7,6 @@ from crm.settings import *  # noqa: F403
 from crm.settings import MIDDLEWARE
 
 # The API serves no static files; an unbuilt STATIC_ROOT is not worth a warning per worker.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
+warnings.filterwarnings("ignore", message="No directory at")
 
 MIDDLEWARE = ["bench.middleware.QueryCountMiddleware", *MIDDLEWARE]

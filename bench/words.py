@@ -5,9 +5,17 @@ CITIES = [
     "上海", "北京", "深圳", "广州", "杭州", "南京", "苏州", "成都", "武汉", "西安", "天津", "重庆", "长沙",
     "郑州", "青岛", "厦门", "宁波", "合肥", "济南", "沈阳", "大连", "福州", "昆明", "无锡", "东莞", "佛山",
 ]  # fmt: skip
-# Two characters of a brand: first from one list, second from another (≈ 3,000 brands).
-BRAND_FIRST = list("华腾阿百京美海格小联中比万碧恒蒙伊三徐宇长吉奇安李顺圆申韵金网新搜携途同大康威汇隆通宁明远云天")
-BRAND_SECOND = list("为讯里度东的尔力米想兴迪科园大牛利一工通城瑞踏宁丰达山易浪狐程花视川基德帆智辰星泰鑫源昌盛")
+# A brand: two characters (30%) or three, each from its own list (≈ 10,000 two-character and
+# 600,000 three-character brands: near-duplicates come from the generator, few by chance).
+BRAND_FIRST = list(
+    "华腾阿百京美海格小联中比万碧恒蒙伊三徐宇长吉奇安李顺圆申韵金网新搜携途同大康威汇隆通宁明远云天"
+    "东南西北宏鸿博瑞嘉佳德永泰盛兴旺富裕和福祥开凯浩卓越晨星光辉曜正元亿兆乾坤龙凤鹏飞"
+)
+BRAND_SECOND = list(
+    "为讯里度东的尔力米想兴迪科园大牛利一工通城瑞踏宁丰达山易浪狐程花视川基德帆智辰星泰鑫源昌盛"
+    "华信诚安邦拓展创新成业发恒达亚欧美洲际海川江河湖峰岭林森宇宙锦程辉煌晟昊航远翔瀚"
+)
+BRAND_THIRD = list("达通信源科航拓捷讯众合力诚泰鑫盛嘉博优特尚品汇聚联云数智能芯网联宝晶星")
 TRADES = [
     "技术", "科技", "信息技术", "电子", "贸易", "物流", "医疗器械", "生物科技", "食品", "建材", "机械", "化工",
     "服装", "教育科技", "网络科技", "软件", "新能源", "环保科技", "文化传媒", "餐饮管理", "房地产开发",
@@ -57,7 +65,7 @@ def landline(rng):
 
 
 def latin_word(rng, low=4, high=8):
-    return "".join(rng.choice(LATIN) for _ in range(rng.randint(low, high)))
+    return "".join(rng.choices(LATIN, k=rng.randint(low, high)))
 
 
 class CompanyNames:
@@ -71,8 +79,8 @@ class CompanyNames:
     def parts(self):
         rng = self.rng
         brand = rng.choice(BRAND_FIRST) + rng.choice(BRAND_SECOND)
-        if rng.random() < 0.25:  # three-character brands too
-            brand += rng.choice(BRAND_SECOND)
+        if rng.random() < 0.7:
+            brand += rng.choice(BRAND_THIRD)
         return rng.choice(CITIES), brand, rng.choice(TRADES), rng.choice(LEGAL_FORMS)
 
     @staticmethod

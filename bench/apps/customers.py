@@ -2,6 +2,7 @@
 1,000,000 contacts, tags, custom fields, team members, history; and the customer scenarios."""
 
 import random
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
@@ -61,22 +62,17 @@ CUSTOMER_TABLES = (
 # customers.duplicates.normalize_company_name is on main; until then the same idea here (NFKC
 # full-width → half-width, region and legal form dropped, punctuation and spaces removed). Delete
 # the stand-in when the import always succeeds.
-LEGAL_SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团", "公司")
-REGION_WORDS = sorted({*CITIES, *(f"{city}市" for city in CITIES)}, key=len, reverse=True)
+_REGION = "|".join(sorted({*CITIES, *(f"{city}市" for city in CITIES)}, key=len, reverse=True))
+_REGION_PREFIX = re.compile(rf"^(?:{_REGION})|\((?:{_REGION})\)")
+_NOT_WORD = re.compile(r"[\W_]+")
+_LEGAL_SUFFIX = re.compile(r"(?:股份有限公司|有限责任公司|集团有限公司|有限公司|集团|公司)$")
 
 
 def _name_key_stand_in(name):
-    text = unicodedata.normalize("NFKC", name or "").lower()
-    for region in REGION_WORDS:
-        text = text.replace(f"({region})", "")
-        if text.startswith(region):
-            text = text[len(region) :]
-    text = "".join(ch for ch in text if ch.isalnum())
-    for suffix in LEGAL_SUFFIXES:
-        if text.endswith(suffix):
-            text = text[: -len(suffix)]
-            break
-    return text
+    text = unicodedata.normalize("NFKC", name or "").lower().strip()
+    text = _REGION_PREFIX.sub("", text)
+    text = _NOT_WORD.sub("", text)
+    return _LEGAL_SUFFIX.sub("", text)
 
 
 def name_key_function():
@@ -120,12 +116,15 @@ def _timestamp(seconds_ago):
     return (NOW - timedelta(seconds=seconds_ago)).isoformat()
 
 
-def _credit_code(rng):
-    from stdnum.cn import uscc
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    body = "91" + f"{rng.randrange(110000, 660000):06d}" + "".join(rng.choice(alphabet) for _ in range(9))
-    return body + uscc.calc_check_digit(body)
+
+def _credit_code(rng):
+    """A 统一社会信用代码 with a right check digit (GB 32100, as python-stdnum computes it)."""
+    body = "91" + f"{rng.randrange(110000, 660000):06d}" + "".join(rng.choices(USCC_ALPHABET, k=9))
+    total = sum(USCC_ALPHABET.index(ch) * weight for ch, weight in zip(body, USCC_WEIGHTS, strict=True))
+    return body + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 @generator("customers", after=["staff"], tables=CUSTOMER_TABLES, version=1)
