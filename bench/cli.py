@@ -270,6 +270,12 @@ def table(report):
             f"{r['name']:28} {r['user']:22} {lat['n']:>4} {lat['p50_ms']:>8.1f} {lat['p95_ms']:>8.1f} {target:>9} "
             f"{_fmt(rps):>7} {queries:>7} {_fmt(sql_p50, 2):>8} {_fmt(r.get('ratio')):>7}  {r['verdict']}"
         )
+    slow = [(r["name"], r["sql"]["slowest"][0]) for r in report["scenarios"] if (r.get("sql") or {}).get("slowest")]
+    if slow:
+        lines += ["", "slowest statement of each read scenario (median ms through psycopg):"]
+        for name, statement in slow:
+            text = " ".join(statement["sql"].split())[:110]
+            lines.append(f"  {name:28} #{statement['position']:<2} {statement['p50_ms']:7.2f}  {text}")
     if report["jobs"]:
         lines += ["", f"{'batch job':40} {'seconds':>8} {'peak RSS MB':>12} {'target':>12}  verdict"]
         for j in report["jobs"]:

@@ -153,21 +153,33 @@ def plain_sql(ctx, scenario, *, token, pages, replays, time_limit):
     if not any(captured):
         return None
     times = []
+    by_statement = {}  # statement position → ms, for the slowest-statement attribution
     deadline = time.monotonic() + time_limit
     with ctx.replay_connection() as conn:
         for round_ in range(replays):
             statements = captured[round_ % len(captured)]
             start = time.perf_counter()
-            for statement in statements:
+            for position, statement in enumerate(statements):
+                began = time.perf_counter()
                 cursor = conn.execute(statement)
                 if cursor.description is not None:
                     cursor.fetchall()
+                by_statement.setdefault(position, []).append((time.perf_counter() - began) * 1000)
             times.append((time.perf_counter() - start) * 1000)
             if time.monotonic() > deadline:
                 break
+    slowest = sorted(by_statement.items(), key=lambda item: -statistics.median(item[1]))[:3]
     return {
         "n": len(times),
         "statements": statistics.median(len(s) for s in captured),
         "p50_ms": round(statistics.median(times), 2),
         "p95_ms": round(percentile(times, 0.95), 2),
+        "slowest": [
+            {
+                "position": position,
+                "p50_ms": round(statistics.median(values), 2),
+                "sql": next((s[position] for s in captured if len(s) > position), "")[:400],
+            }
+            for position, values in slowest
+        ],
     }

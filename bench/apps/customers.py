@@ -509,7 +509,7 @@ def customer_create(ctx, i):
         LIST,
         {
             "name": f"{CITIES[n % len(CITIES)]}{brand}测评科技有限公司",
-            "mobile": f"139{n % 10**8:08d}",
+            "mobile": f"166{n % 10**8:08d}",  # a prefix the loaded data never uses: no duplicate by mobile
             "email": f"bench{n}@example.com",
             "level": levels[n % len(levels)],
             "tags": [tags[n % len(tags)]],
