@@ -8,11 +8,12 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help run test setup services migrate seed lint pytest chromium messages
+.PHONY: help run test setup services migrate seed lint pytest chromium messages bench
 
 help:
 	@echo "make run   - set up everything and start web (http://127.0.0.1:8000/), worker and beat"
 	@echo "make test  - set up everything, then ruff, migration check and the whole pytest suite"
+	@echo "make bench - load the crm_bench database (500,000 customers) and measure the API through gunicorn"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,11 @@ pytest: $(VENV)/.dev chromium
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test: $(VENV)/.dev setup lint pytest
+
+# The benchmark (README "Benchmark"): its own database crm_bench, reused between runs.
+# BENCH_SCALE=0.1 for a quick run; BENCH_ARGS="--rebuild", "--only customers.search.*", ...
+bench: $(VENV)/.runtime
+	$(BIN)/python -m bench $(if $(BENCH_SCALE),--scale $(BENCH_SCALE)) $(BENCH_ARGS)
 
 # Regenerate the compiled translations after editing locale/*/LC_MESSAGES/django.po (needs gettext).
 messages:

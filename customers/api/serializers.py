@@ -5,6 +5,7 @@ forms, once, for every caller."""
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from crm.api.serializers import CrmModelSerializer, OwnedModelSerializer, ScopedPrimaryKeyRelatedField
 from customers import selectors
@@ -30,6 +31,96 @@ CUSTOMER_FIELDS = [
 CONTACT_FIELDS = ["id", "customer", "name", "title", "mobile", "email", "wechat", "birthday", "is_primary", "remark"]
 
 
+class PlannedRepresentationMixin:
+    """Output of a model serializer built straight from the instance's attributes, by a plan made
+    once per class from its DRF fields — the same dict DRF's field-by-field path makes (a test
+    compares them), without building ~30 field objects per request and calling two methods per
+    field and row (about half the serializer's time on a page of 20 customers). Fields of a kind
+    the plan does not know send the whole record through DRF's own path."""
+
+    _plan = None
+
+    @classmethod
+    def _kind(cls, field):
+        if isinstance(field, serializers.SerializerMethodField):
+            return "method"
+        if isinstance(field, serializers.ManyRelatedField):
+            if type(field.child_relation) in (serializers.PrimaryKeyRelatedField, ScopedPrimaryKeyRelatedField):
+                if field.child_relation.pk_field is None:
+                    return "pks"
+            return None
+        if isinstance(field, serializers.PrimaryKeyRelatedField) and field.pk_field is None:
+            return "pk" if len(field.source_attrs) == 1 else None
+        if isinstance(field, serializers.DateTimeField):
+            return "datetime" if getattr(field, "format", None) is None and not hasattr(field, "timezone") else None
+        if type(field) in (serializers.CharField, serializers.EmailField, serializers.URLField):
+            if len(field.source_attrs) == 1:
+                return "value"
+            # a.b.c: DRF gives the default when a link is missing (without one: other rules)
+            return "path" if field.default is not empty and not callable(field.default) else None
+        if type(field) in (
+            serializers.IntegerField,
+            serializers.BigIntegerField,
+            serializers.BooleanField,
+            serializers.ChoiceField,
+        ):
+            return "value" if len(field.source_attrs) == 1 else None
+        if type(field) is serializers.JSONField and not field.binary:
+            return "value" if len(field.source_attrs) == 1 else None
+        return None
+
+    @classmethod
+    def _make_plan(cls, fields):
+        plan = []
+        for name, field in fields.items():
+            if field.write_only:
+                continue
+            kind = cls._kind(field)
+            if kind is None:
+                return []  # something the plan does not know: DRF's path for every record
+            if kind == "pk":
+                model_field = cls.Meta.model._meta.get_field(field.source)
+                plan.append((name, kind, model_field.attname))
+            elif kind == "method":
+                plan.append((name, kind, field.method_name))
+            elif kind == "path":
+                plan.append((name, kind, (tuple(field.source_attrs), field.default)))
+            else:
+                plan.append((name, kind, field.source))
+        return plan
+
+    def planned_representation(self, instance):
+        cls = type(self)
+        if cls.__dict__.get("_plan") is None:
+            cls._plan = self._make_plan(self.fields)
+        if not cls._plan:
+            return serializers.ModelSerializer.to_representation(self, instance)
+        data = {}
+        for name, kind, source in cls._plan:
+            if kind == "value" or kind == "pk":
+                data[name] = getattr(instance, source)
+            elif kind == "datetime":
+                value = getattr(instance, source)
+                data[name] = _DATETIME.to_representation(value) if value is not None else None
+            elif kind == "pks":
+                data[name] = [related.pk for related in getattr(instance, source).all()]
+            elif kind == "method":
+                data[name] = getattr(self, source)(instance)
+            else:  # "path": a.b.c, the default when a link is missing (as DRF does)
+                attrs, default = source
+                value = instance
+                for attr in attrs:
+                    if value is None:
+                        value = default
+                        break
+                    value = getattr(value, attr)
+                data[name] = value
+        return data
+
+
+_DATETIME = serializers.DateTimeField()
+
+
 def _presenter(serializer, target):
     cache = serializer.context.setdefault("presenters", {})
     if target not in cache:
@@ -37,7 +128,7 @@ def _presenter(serializer, target):
     return cache[target]
 
 
-class CustomerSerializer(OwnedModelSerializer):
+class CustomerSerializer(PlannedRepresentationMixin, OwnedModelSerializer):
     tags = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True, default="")
     contact_masked = serializers.SerializerMethodField(help_text=_("联系方式是否已脱敏（可用 reveal 查看完整号码）"))
@@ -58,7 +149,7 @@ class CustomerSerializer(OwnedModelSerializer):
         return not self._full(customer)
 
     def to_representation(self, customer):
-        data = super().to_representation(customer)
+        data = self.planned_representation(customer)
         return _presenter(self, "customer").record(data, full=self._full(customer))
 
 
@@ -111,7 +202,7 @@ class CustomerWriteSerializer(serializers.Serializer):
         return attrs
 
 
-class ContactSerializer(CrmModelSerializer):
+class ContactSerializer(PlannedRepresentationMixin, CrmModelSerializer):
     customer = ScopedPrimaryKeyRelatedField(model=Customer)
 
     class Meta:
@@ -123,7 +214,7 @@ class ContactSerializer(CrmModelSerializer):
         validators = []
 
     def to_representation(self, contact):
-        data = super().to_representation(contact)
+        data = self.planned_representation(contact)
         full = selectors.contact_sees_full(user=self.context["request"].user, contact=contact)
         return _presenter(self, "contact").record(data, full=full)
 

@@ -1,0 +1,1 @@
+"""One module per app: its generators, scenarios and batch jobs (see bench/registry.py)."""
