@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from activities import selectors
 from activities.models import FollowUp, FollowUpType, Task, TaskPriority, TaskStatus
-from crm.api.filters import SyncFilterSet
+from crm.api.filters import IsoDateTimeFilter, SyncFilterSet
 
 
 class FollowUpFilterSet(SyncFilterSet):
@@ -16,8 +16,8 @@ class FollowUpFilterSet(SyncFilterSet):
     contact = django_filters.NumberFilter(field_name="contact_id", label=_("联系人"))
     created_by = django_filters.NumberFilter(field_name="created_by_id", label=_("跟进人"))
     type = django_filters.MultipleChoiceFilter(choices=FollowUpType.choices, label=_("跟进方式"))
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     mine = django_filters.BooleanFilter(method="filter_mine", label=_("我的跟进"))
 
     class Meta:
@@ -39,8 +39,8 @@ class TaskFilterSet(SyncFilterSet):
     priority = django_filters.MultipleChoiceFilter(choices=TaskPriority.choices, label=_("优先级"))
     customer = django_filters.NumberFilter(field_name="customer_id", label=_("客户"))
     assignee = django_filters.NumberFilter(field_name="assignee_id", label=_("执行人"))
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = Task

@@ -268,7 +268,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"DataScopeEnum": "staff.models.DataScope"},
+    # Choice sets that share a field name ("kind", "type") or a set used under two field names
+    # ("model", "target") get one stable name each.
+    "ENUM_NAME_OVERRIDES": {
+        "DataScopeEnum": "staff.models.DataScope",
+        "CustomerKindEnum": "customers.models.CustomerKind",
+        "StageKindEnum": "opportunities.models.StageKind",
+        "FollowUpTypeEnum": "activities.models.FollowUpType",
+        "ImportTargetEnum": "imports.models.Target",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "crm.api.schema.add_error_responses",

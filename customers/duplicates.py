@@ -338,9 +338,11 @@ def _run(records, *, exclude_ids=(), limit=DEFAULT_LIMIT):
     # LOCAL semantics, the third argument), put back afterwards for whatever else runs in it.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # JIT off too: the planner's estimates for the unnested input make it compile the query
-        # (~0.5 s) for what runs in milliseconds.
+        # (~0.5 s) for what runs in milliseconds. show_limit() (pg_trgm's own reading of the
+        # threshold) rather than current_setting(): calling it loads pg_trgm's library, which is
+        # what defines the setting — on a fresh connection current_setting() alone fails.
         cursor.execute(
-            "SELECT current_setting('pg_trgm.similarity_threshold'), current_setting('jit'), "
+            "SELECT show_limit()::text, current_setting('jit'), "
             "set_config('pg_trgm.similarity_threshold', %s, true), set_config('jit', 'off', true)",
             [str(_threshold())],
         )

@@ -2,6 +2,8 @@
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from crm.api.filters import SyncFilterSet
 from customers.models import Customer, CustomerLevel, Industry, Source
@@ -15,8 +17,13 @@ def _my_pools(request):
     return pools_for_user(user) if user is not None else Pool.objects.none()
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class PoolChoiceFilter(django_filters.ModelChoiceFilter):
+    """A pool's id (customers are in a pool by rule, not by a column the schema could read)."""
+
+
 class PoolCustomerFilterSet(SyncFilterSet):
-    pool = django_filters.ModelChoiceFilter(queryset=_my_pools, method="filter_pool", label=_("公海"))
+    pool = PoolChoiceFilter(queryset=_my_pools, method="filter_pool", label=_("公海"))
     level = django_filters.ModelMultipleChoiceFilter(queryset=CustomerLevel.objects.all(), label=_("等级"))
     source = django_filters.ModelMultipleChoiceFilter(queryset=Source.objects.all(), label=_("来源"))
     industry = django_filters.ModelMultipleChoiceFilter(queryset=Industry.objects.all(), label=_("行业"))

@@ -42,7 +42,12 @@ def test_selection_patterns():
 def test_harness_loads_data_and_measures_a_scenario(django_db_setup, django_db_blocker, tmp_path):
     template = settings.DATABASES["default"]["NAME"]
     harness_db = f"bench_harness_{template}"
-    connections.close_all()  # a template database must have no other sessions
+    connections.close_all()  # a template database must have no other sessions:
+    with _admin_connection() as conn:  # nor a live server's (browser tests) left behind by its threads
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [template],
+        )
     output = tmp_path / "report.json"
     command = [
         sys.executable, "-m", "bench", "--scale", "0.0002", "--database", harness_db, "--template", template,

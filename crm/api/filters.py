@@ -1,5 +1,30 @@
+from datetime import UTC
+
 import django_filters
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils.translation import gettext_lazy as _
+
+
+class IsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """ISO 8601 with any offset Python accepts (up to ±23:59), handed to PostgreSQL in UTC: it
+    takes offsets only up to ±15:59, and a time that falls off the calendar in UTC is a 400."""
+
+    default_error_messages = {"out_of_range": _("日期时间超出可处理的范围。")}
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None or result.tzinfo is None:
+            return result
+        try:
+            return result.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """The project's date-time filter: use it rather than django-filter's (see IsoDateTimeField)."""
+
+    field_class = IsoDateTimeField
 
 
 def scoped_choices(model):
@@ -36,7 +61,7 @@ class SyncFilterSet(django_filters.FilterSet):
       a filter cannot be used to learn that an out-of-scope record exists.
     """
 
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):

@@ -166,6 +166,16 @@ def test_threshold_is_put_back(company):
         assert cursor.fetchone()[0] == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_check_works_on_a_fresh_connection(org):
+    """The threshold setting exists only once pg_trgm's library is loaded in the session: the first
+    check on a new connection (a worker's first task, seed_demo) must not depend on an earlier one."""
+    CustomerFactory(name="华为技术有限公司", name_key=normalize_company_name("华为技术有限公司"), owner=org.east_rep)
+    connection.close()
+    matches = find_duplicates(data={"name": "上海华为技术有限公司"})
+    assert [match.reasons[0]["field"] for match in matches] == ["name"]
+
+
 @pytest.mark.django_db
 def test_find_duplicates_many_matches_each_row_in_fixed_queries(company, django_assert_max_num_queries):
     rows = [

@@ -42,7 +42,9 @@ def expected(spec, shares, deleted, viewer):
     owned = expected_visible(spec, viewer)
     active = spec.users[viewer][3]
     shared = {record for record, member, _access, expired in shares if member == viewer and not expired and active}
-    return (owned | shared) - deleted
+    in_pool = {index for index, (owner, _department) in enumerate(spec.records) if owner is None}
+    # No owner: the customer is in a public pool (公海), seen only through the pool's own list.
+    return (owned | shared) - deleted - in_pool
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api.base import ScopedGenericViewSet
+from crm.api.filters import IsoDateTimeFilter
 from crm.api.pagination import CursorPagination
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer
@@ -21,7 +22,7 @@ class NotificationFilterSet(django_filters.FilterSet):
 
     unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull")
     kind = django_filters.CharFilter()
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Notification

@@ -71,6 +71,21 @@ def test_updated_since_returns_only_rows_changed_since(org, client_for):
     assert [row["username"] for row in rows] == ["s2_rep"]
 
 
+def test_updated_since_takes_any_offset_and_refuses_times_off_the_calendar(org, client_for):
+    """PostgreSQL takes offsets up to ±15:59 only; Python parses up to ±23:59 (found by schemathesis)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    cutoff = datetime.now(UTC)
+    org.s2_rep.display_name = "改名"
+    org.s2_rep.save(update_fields=["display_name", "updated_at"])
+    far_east = cutoff.astimezone(timezone(timedelta(hours=21, minutes=52))).isoformat()
+    rows = client_for(org.ceo).get("/api/v1/staff/users/", {"updated_since": far_east}).json()["results"]
+    assert [row["username"] for row in rows] == ["s2_rep"]
+    response = client_for(org.ceo).get("/api/v1/staff/users/", {"updated_since": "0001-01-01T01:00:00+21:52"})
+    assert response.status_code == 400
+    assert "updated_since" in response.json()["error"]["fields"]
+
+
 def test_bad_filter_input_is_a_400_in_the_error_shape(org, client_for):
     response = client_for(org.ceo).get("/api/v1/staff/users/", {"updated_since": "yesterday"})
     assert response.status_code == 400
