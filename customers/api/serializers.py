@@ -254,6 +254,8 @@ class TransferSerializer(serializers.Serializer):
     customers = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=1000)
     to_owner = serializers.IntegerField()
     reason = serializers.CharField(max_length=200)
+    opportunities = serializers.BooleanField(default=False, help_text=_("未结商机一并转给新负责人"))
+    tasks = serializers.BooleanField(default=False, help_text=_("未完成的待办一并转给新负责人"))
 
 
 class TeamMemberSerializer(serializers.Serializer):

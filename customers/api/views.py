@@ -214,7 +214,12 @@ class CustomerViewSet(ScopedModelViewSet):
         if len(customers) != len(set(data["customers"])):
             raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
         moved = services.customer_transfer(
-            user=request.user, customers=customers, to_owner=to_owner, reason=data["reason"], request=request
+            user=request.user,
+            customers=customers,
+            to_owner=to_owner,
+            reason=data["reason"],
+            request=request,
+            options={"opportunities": data["opportunities"], "tasks": data["tasks"]},
         )
         return Response({"transferred": moved})
 

@@ -259,3 +259,27 @@ def test_configuration_is_read_by_everyone_and_written_by_admins(org, client_for
     in_use = admin.delete(reverse("api:stage-detail", args=[stage("lead").pk]))
     assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "stage_in_use"
     assert admin.delete(reverse("api:stage-detail", args=[created.json()["id"]])).status_code == 204
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_customer_transfer_takes_open_deals_and_tasks_when_asked(org, client_for, customer, follow):
+    """The API's transfer passes its options to what follows a transfer (SPEC §2: open deals and
+    tasks can follow); the list page's transfer form does the same (test_views)."""
+    from activities.tests.factories import TaskFactory
+
+    deal = OpportunityFactory(customer=customer, owner=org.east_rep, stage=stage("proposal"))
+    won = OpportunityFactory(customer=customer, owner=org.east_rep, stage=stage("won"))
+    task = TaskFactory(assignee=org.east_rep, customer=customer)
+    response = client_for(org.east_lead).post(
+        reverse("api:customer-transfer"),
+        {"customers": [customer.pk], "to_owner": org.east_intern.pk, "reason": "离职交接"}
+        | ({"opportunities": True, "tasks": True} if follow else {}),
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    deal.refresh_from_db()
+    won.refresh_from_db()
+    task.refresh_from_db()
+    expected = org.east_intern if follow else org.east_rep
+    assert (deal.owner, task.assignee) == (expected, expected)
+    assert won.owner == org.east_rep  # a closed deal stays with who closed it

@@ -200,3 +200,22 @@ def test_admin_manages_stage_groups_and_refuses_deleting_a_stage_in_use(org, cli
     assert (
         refused.status_code == 200 and "受保护" in refused.content.decode() or "protected" in refused.content.decode()
     )
+
+
+def test_the_customer_list_transfer_form_can_take_open_deals_along(org, client, deal):
+    page = logged_in(client, org.east_lead).get(reverse("customers:list"))
+    assert 'name="opportunities"' in text(page) and 'name="tasks"' in text(page)
+    response = client.post(
+        reverse("customers:bulk"),
+        {
+            "action": "transfer",
+            "ids": [deal.customer_id],
+            "to_owner": org.east_intern.pk,
+            "reason": "离职交接",
+            "opportunities": "on",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    deal.refresh_from_db()
+    assert deal.owner == org.east_intern
