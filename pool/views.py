@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -162,6 +163,14 @@ def returning_soon(request):
     return render(request, "pool/returning.html", context)
 
 
+def _back(request):
+    """Where a release or lock form came from (the 360 page sends ``next``), else 待进入公海."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("pool:returning")
+
+
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
 @require_POST
@@ -173,8 +182,9 @@ def customer_release(request, pk):
         )
     except DomainError as error:
         _error(request, error)
-        return redirect("pool:returning")
+        return _back(request)
     messages.success(request, _("已将客户「%(name)s」退回公海") % {"name": customer.name})
+    # The customer is no longer the releaser's to see: back to the list it was released from.
     return redirect("pool:returning")
 
 
@@ -192,7 +202,19 @@ def customer_lock(request, pk):
             messages.success(request, _("已锁定客户「%(name)s」") % {"name": customer.name})
     except DomainError as error:
         _error(request, error)
-    return redirect("pool:returning")
+    return _back(request)
+
+
+def customer_panel(request, customer):
+    """The 360 page's 公海 card (registered in customers.views.DETAIL_PANELS): whether the customer
+    is locked, with lock / unlock and release (with a reason) for whoever the services allow."""
+    if customer.owner_id is None:
+        return None
+    return {
+        "template": "pool/partials/_customer_pool.html",
+        "customer": customer,
+        "state": selectors.customer_pool_state(customer),
+    }
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.urls import reverse
 from audit.models import AuditAction, AuditEvent
 from customers.models import Customer
 from pool import services
-from pool.models import Pool, PoolLevelRule, PoolSettings
+from pool.models import CustomerPoolState, Pool, PoolLevelRule, PoolSettings
 from pool.tests.factories import company_pool, in_pool, levels, owned
 
 
@@ -130,3 +130,26 @@ def test_settings_page_changes_limits_and_rules_audited(org, client, pool):
     assert AuditEvent.objects.filter(action=AuditAction.POOL_SETTINGS_CHANGE).count() == 2
     bad = client.post(reverse("pool:settings"), {**rules, f"{prefix}-no_follow_up_days": "-1"})
     assert bad.status_code == 400
+
+
+def test_the_360_page_locks_unlocks_and_releases(org, client, pool):
+    customer = owned(org.east_rep, name="三六零客户")
+    client = logged_in(client, org.east_rep)
+    page = reverse("customers:detail", args=[customer.pk])
+    assert 'id="pool-card"' in client.get(page).content.decode()
+
+    locked = client.post(reverse("pool:lock", args=[customer.pk]), {"next": page}, follow=True)
+    assert locked.redirect_chain[-1][0] == page
+    assert CustomerPoolState.objects.get(customer=customer).locked_at is not None
+    assert "已锁定" in locked.content.decode() and 'name="unlock"' in locked.content.decode()
+
+    client.post(reverse("pool:lock", args=[customer.pk]), {"unlock": "1", "next": page})
+    assert CustomerPoolState.objects.get(customer=customer).locked_at is None
+    # An off-site "next" is ignored.
+    away = client.post(reverse("pool:lock", args=[customer.pk]), {"next": "https://evil.example/"})
+    assert away.url == reverse("pool:returning")
+
+    refused = client.post(reverse("pool:release", args=[customer.pk]), {"reason": "", "next": page}, follow=True)
+    assert refused.redirect_chain[-1][0] == page and "请填写原因" in refused.content.decode()
+    client.post(reverse("pool:release", args=[customer.pk]), {"reason": "没有需求", "next": page})
+    assert Customer.objects.get(pk=customer.pk).owner_id is None
