@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Avg, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, Lead, RowNumber, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from opportunities.models import (
     FUNNEL_KINDS,
@@ -128,10 +129,10 @@ def customer_timeline_entries(*, user, customer, limit=200):
     for row in rows:
         if row.from_stage is None:
             text = f"{row.opportunity.title}：{row.to_stage.name}"
-            title = "新建商机"
+            title = _("新建商机")
         else:
             text = f"{row.opportunity.title}：{row.from_stage.name} → {row.to_stage.name}"
-            title = "商机阶段变更"
+            title = _("商机阶段变更")
         entries.append(
             {
                 "kind": "opportunity",

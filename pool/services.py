@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
@@ -27,7 +27,7 @@ from pool.models import (
     PoolSettings,
 )
 
-OWNER_LIMIT_MESSAGE = "拥有客户已达上限"
+OWNER_LIMIT_MESSAGE = gettext_noop("拥有客户已达上限")
 # pg_advisory_xact_lock namespace: one claimant's (or assignee's) limit checks at a time.
 LIMIT_LOCK_NAMESPACE = 5_001
 REASON_MAX_LENGTH = 200
