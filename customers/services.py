@@ -25,6 +25,7 @@ from customers.models import (
     CustomerMerge,
     CustomerTeamMember,
     CustomFieldType,
+    DealStatus,
     SavedView,
 )
 from staff import teams
@@ -508,6 +509,18 @@ def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=Non
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, owner_id, department_id, now, now, actor_id])
         return cursor.fetchone()[0]
+
+
+def customer_dealt(*, customer_id, at):
+    """Mark the customer 已成交 (deal status won, deal time ``at``) unless it already is, inside the
+    caller's transaction — a deal won (opportunities) or, later, a contract approved. Like
+    ``customer_followed_up``: one queryset UPDATE, ``updated_at`` moves for the sync, no new
+    ``version``. The pool reads it (dealt customers may be exempt from recall and the limits)."""
+    return bool(
+        Customer.objects.filter(pk=customer_id)
+        .exclude(deal_status=DealStatus.WON)
+        .update(deal_status=DealStatus.WON, deal_at=at, updated_at=timezone.now())
+    )
 
 
 def customer_followed_up(*, customer_id, occurred_at, content, next_follow_up_at=None):

@@ -17,3 +17,8 @@ class OpportunitiesConfig(AppConfig):
         customer_services.MERGE_MOVERS["opportunities"] = services.opportunities_move_to_survivor
         customer_selectors.TIMELINE_SOURCES["opportunities"] = selectors.customer_timeline_entries
         customer_views.DETAIL_PANELS["opportunities"] = views.customer_panel
+        # The pool's "M days without a deal or an open deal" rule spares customers with an open
+        # deal (index on customer_id; a handful of stages).
+        from pool.registry import register_open_deal
+
+        register_open_deal("opportunities.open", selectors.OPEN_DEAL_SQL)

@@ -23,6 +23,11 @@ from opportunities.models import (
 from staff.scope import get_for_user
 
 BOARD_PAGE_SIZE = 20
+# True for a customer row aliased ``c`` with a deal in an open stage (the pool's recall registry).
+OPEN_DEAL_SQL = (
+    "EXISTS (SELECT 1 FROM opportunities_opportunity o JOIN opportunities_stage s ON s.id = o.stage_id"
+    " WHERE o.customer_id = c.id AND s.kind = 'open')"
+)
 BOARD_MAX_PAGE_SIZE = 100
 CENT = Decimal("0.01")
 MONEY = DecimalField(max_digits=20, decimal_places=4)

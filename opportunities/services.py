@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from audit.models import AuditAction
 from audit.services import audit_record
 from crm.errors import ConflictError, DomainError
+from customers import services as customer_services
 from opportunities.forms import UPDATE_FIELDS, OpportunityForm
 from opportunities.models import (
     LostReason,
@@ -234,6 +235,7 @@ def opportunity_move(*, user, opportunity, stage, version, lost_reason=None, los
 def _run_won_hooks(user, opportunity, stage):
     if stage.kind != StageKind.WON:
         return {}
+    customer_services.customer_dealt(customer_id=opportunity.customer_id, at=opportunity.won_at)
     actions = {}
     for hook in DEAL_WON_HOOKS.values():
         actions.update(hook(user=user, opportunity=opportunity) or {})

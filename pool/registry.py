@@ -7,7 +7,8 @@
                        "WHERE k.customer_id = c.id AND k.status = 'active')")
     # opportunities: an open deal stops the "no deal in M days" rule
     register_open_deal("opportunities.open", "EXISTS (SELECT 1 FROM opportunities_opportunity o "
-                       "WHERE o.customer_id = c.id AND o.status = 'open')")
+                       "JOIN opportunities_stage s ON s.id = o.stage_id "
+                       "WHERE o.customer_id = c.id AND s.kind = 'open')")
 
 Each condition is a boolean SQL expression over the customer row aliased ``c``
 (``customers_customer``), without parameters; it runs inside the nightly set-based recall, the

@@ -8,6 +8,7 @@ from django.db import transaction
 from crm.errors import ConflictError, DomainError
 from customers import selectors as customer_selectors
 from customers import services as customer_services
+from customers.models import Customer
 from customers.tests.factories import make_customer
 from opportunities import services
 from opportunities.models import Opportunity, StageHistory, StageKind
@@ -255,3 +256,33 @@ def test_default_pipeline_from_the_data_migration(db):
 def test_factory_deals_get_a_history_row(org):
     deal = OpportunityFactory(owner=org.east_rep)
     assert history_of(deal) == [(None, "proposal", "east_rep")]
+
+
+def test_winning_a_deal_marks_the_customer_dealt(org, customer):
+    deal = make_deal(org.east_rep, customer)
+    customer.refresh_from_db()
+    assert customer.deal_status != "won"
+    moved, _actions = services.opportunity_move(user=org.east_rep, opportunity=deal, stage=stage("won"), version=1)
+    customer.refresh_from_db()
+    assert (customer.deal_status, customer.deal_at) == ("won", moved.won_at)
+    # A second won deal later keeps the first deal time.
+    other = make_deal(org.east_rep, customer, stage=stage("won").pk)
+    customer.refresh_from_db()
+    assert customer.deal_at == moved.won_at != other.won_at
+
+
+def test_an_open_deal_keeps_its_customer_out_of_the_pool(org):
+    """The pool's "90 days from the claim without a deal or an open deal" rule (SPEC §2.2)."""
+    from pool import services as pool_services
+    from pool.tests.factories import company_pool, owned
+
+    company_pool()
+    with_open = owned(org.east_rep, days_since_follow_up=1, age_days=100)
+    with_lost = owned(org.east_rep, days_since_follow_up=1, age_days=100)
+    OpportunityFactory(customer=with_open, owner=org.east_rep, stage=stage("negotiation"))
+    OpportunityFactory(customer=with_lost, owner=org.east_rep, stage=stage("lost"))
+
+    pool_services.pool_recall_run()
+
+    assert Customer.objects.get(pk=with_open.pk).owner_id == org.east_rep.pk
+    assert Customer.objects.get(pk=with_lost.pk).owner_id is None
