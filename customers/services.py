@@ -470,8 +470,10 @@ def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=Non
     ``reason`` — to ``owner`` (and the owner's department), or with ``owner=None`` put them in no
     one's hands (the public pool: owner and department cleared). Set-based for the pool's nightly
     recall over 500,000 customers: one statement updates the rows (version + 1), writes one
-    history row each with its reason and copies each one's tags into it. Callers lock and check
-    first (claims take a row lock). Returns the number of customers changed."""
+    history row each with its reason and copies each one's tags into it. A customer going to the
+    pool also loses its team members: the previous owner's colleagues must not keep seeing it —
+    nor, once someone claims it, the new owner's customer. Callers lock and check first (claims
+    take a row lock). Returns the number of customers changed."""
     history = Customer.history.model
     columns = [
         field.column
@@ -481,6 +483,12 @@ def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=Non
     listed = ", ".join(columns)
     returned = ", ".join(f"c.{column}" for column in columns)
     tags_history = Customer.objects.tag_history_model()._meta.db_table
+    team_sql = ""
+    if owner is None:
+        team_sql = f""",
+        team AS (
+            DELETE FROM {CustomerTeamMember._meta.db_table} tm USING upd WHERE tm.content_object_id = upd.id
+        )"""
     sql = f"""
         WITH src AS ({source_sql}),
         upd AS (
@@ -499,7 +507,7 @@ def customer_owner_set(*, source_sql, params=(), owner=None, actor=None, now=Non
             INSERT INTO {tags_history} (id, history_id, customer_id, tag_id)
             SELECT t.id, hist.history_id, t.customer_id, t.tag_id
             FROM hist JOIN customers_customer_tags t ON t.customer_id = hist.id
-        )
+        ){team_sql}
         SELECT count(*) FROM hist
     """  # noqa: S608 - the interpolated names are the model's own columns
     now = now or timezone.now()

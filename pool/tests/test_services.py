@@ -222,3 +222,21 @@ def test_pool_customers_leave_private_lists_but_the_recycle_bin_and_unscoped_loo
     assert Customer.objects.alive().filter(pk=customer.pk).exists()  # e.g. the duplicate check
     Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now())
     assert customer_selectors.customer_recycle_bin(user=org.admin).filter(pk=customer.pk).exists()
+
+
+def test_a_customer_going_to_the_pool_loses_its_team(org, pool):
+    """A colleague the previous owner shared it with must not see it in the pool, nor once
+    someone else claims it (released by hand or recalled at night alike)."""
+    released = owned(org.east_rep, name="退回的")
+    recalled = owned(org.east_rep, name="回收的", days_since_follow_up=200, age_days=200)
+    kept = owned(org.east_rep, name="留着的")
+    for customer in (released, recalled, kept):
+        customer_services.customer_team_member_set(
+            user=org.east_rep, customer=customer, member=org.north_rep, access="write"
+        )
+    services.pool_customer_release(user=org.east_rep, customer=released, reason="没有需求")
+    services.pool_recall_run()
+    services.pool_customer_claim(user=org.south_rep, customer=Customer.objects.get(pk=released.pk))
+
+    visible = set(Customer.objects.visible_to(org.north_rep).values_list("pk", flat=True))
+    assert visible == {kept.pk}
