@@ -7,6 +7,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +16,7 @@ from activities.models import FollowUp, FollowUpAttachment, FollowUpType, Task, 
 from crm.errors import DomainError
 from customers import services as customer_services
 from customers.selectors import customer_editable
+from staff.scope import scope_filter
 
 # A follow-up "now" from a phone whose clock runs a little fast is still now.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -331,11 +333,19 @@ def task_reopen(*, user, task):
 
 def tasks_follow_transfer(*, user, customer_ids, to_owner, options):
     """TRANSFER_FOLLOWERS entry: with ``options["tasks"]`` the open tasks of the transferred
-    customers go to the new owner. Returns how many moved."""
+    customers go to the new owner — those the transferrer may change (``task_editable``'s rule:
+    their own, or assigned to someone in their data scope); a colleague's task elsewhere stays
+    theirs. Returns how many moved."""
     if not options.get("tasks"):
         return 0
+    changeable = Q(assignee_id=user.pk) | Q(created_by_id=user.pk)
+    managed = scope_filter(user, owner_field="assignee", department_field="assignee__department")
+    if managed:  # Q(): the "all" scope
+        changeable |= managed
+    else:
+        changeable = Q()
     return (
-        Task.objects.filter(customer_id__in=customer_ids, status=TaskStatus.OPEN)
+        Task.objects.filter(changeable, customer_id__in=customer_ids, status=TaskStatus.OPEN)
         .exclude(assignee=to_owner)
         .update(assignee=to_owner, updated_at=timezone.now())
     )

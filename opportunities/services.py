@@ -305,8 +305,11 @@ def opportunities_follow_transfer(*, user, customer_ids, to_owner, options):
     (``{"opportunities": true}``); won and lost deals stay with who closed them. One UPDATE."""
     if not options.get(TRANSFER_OPTION):
         return 0
+    from staff.scope import scope_filter
+
     return (
-        Opportunity.objects.filter(customer_id__in=customer_ids, stage__kind=StageKind.OPEN)
+        # Only deals in the transferrer's data scope: a team member's own deal elsewhere stays theirs.
+        Opportunity.objects.filter(scope_filter(user), customer_id__in=customer_ids, stage__kind=StageKind.OPEN)
         .exclude(owner_id=to_owner.pk)
         .update(
             owner_id=to_owner.pk,

@@ -283,3 +283,31 @@ def test_customer_transfer_takes_open_deals_and_tasks_when_asked(org, client_for
     expected = org.east_intern if follow else org.east_rep
     assert (deal.owner, task.assignee) == (expected, expected)
     assert won.owner == org.east_rep  # a closed deal stays with who closed it
+
+
+def test_a_transfer_takes_only_deals_and_tasks_in_the_transferrers_scope(org, client_for, customer):
+    """A read-write team member elsewhere in the company keeps their own deal and task."""
+    from activities.tests.factories import TaskFactory
+    from customers import services as customer_services
+
+    customer_services.customer_team_member_set(
+        user=org.east_rep, customer=customer, member=org.north_other, access="write"
+    )
+    theirs = OpportunityFactory(customer=customer, owner=org.north_other, stage=stage("proposal"))
+    their_task = TaskFactory(assignee=org.north_other, customer=customer)
+    ours = OpportunityFactory(customer=customer, owner=org.east_rep, stage=stage("proposal"))
+    response = client_for(org.east_lead).post(
+        reverse("api:customer-transfer"),
+        {
+            "customers": [customer.pk],
+            "to_owner": org.east_intern.pk,
+            "reason": "调整",
+            "opportunities": True,
+            "tasks": True,
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    for row in (theirs, their_task, ours):
+        row.refresh_from_db()
+    assert (theirs.owner, their_task.assignee, ours.owner) == (org.north_other, org.north_other, org.east_intern)
