@@ -30,7 +30,28 @@ from staff.fieldperms import hidden_fields
 from staff.models import Department, User
 
 
-class CustomerFilterSet(SyncFilterSet):
+class HiddenFieldFilterMixin:
+    """For FilterSets over customers (the customer list, the pool list): a field hidden from the
+    user cannot be filtered on — the rows that come back would reveal it — so such filters are
+    ignored. ``reads(name, value)`` says which model fields (custom ones as ``cf.<key>``) a
+    filter looks at; ``q`` is left to the search, which looks at names only when a searched
+    field is hidden."""
+
+    target = CustomFieldTarget.CUSTOMER
+
+    def reads(self, name, value):
+        return {name}
+
+    def filter_queryset(self, queryset):
+        user = getattr(self, "user", None) or getattr(self.request, "user", None)
+        self.hidden = hidden_fields(user, self.target) if user else set()
+        for name, value in list(self.form.cleaned_data.items()):
+            if name != "q" and self.reads(name, value) & self.hidden:
+                self.form.cleaned_data[name] = None
+        return super().filter_queryset(queryset)
+
+
+class CustomerFilterSet(HiddenFieldFilterMixin, SyncFilterSet):
     # distinct=False on the multiple-choice filters: a foreign key cannot duplicate rows, and a
     # DISTINCT over every column (JSON included) made a filtered page 300 ms at 500,000 customers.
     # Two characters at least: a one-character query would match a large share of all customers
@@ -142,8 +163,7 @@ class CustomerFilterSet(SyncFilterSet):
         return method
 
     def filter_q(self, queryset, name, value):
-        names_only = bool(self.hidden & selectors.SEARCHED_FIELDS)
-        return selectors.customer_search(queryset, value, names_only=names_only)
+        return selectors.customer_search_for(self.user, queryset, value)
 
     def filter_view(self, queryset, name, value):
         return selectors.apply_view(queryset, self.user, value)
@@ -194,15 +214,6 @@ class CustomerFilterSet(SyncFilterSet):
                 key = name[3:]
             return {f"cf.{key}"}
         return self.READS.get(name, {name})
-
-    def filter_queryset(self, queryset):
-        # A field hidden from the user cannot be filtered or searched on either: the answer would
-        # reveal it. Such filters are ignored; the search then looks at names only.
-        self.hidden = hidden_fields(self.user, self.target) if self.user else set()
-        for name, value in list(self.form.cleaned_data.items()):
-            if name != "q" and self.reads(name, value) & self.hidden:
-                self.form.cleaned_data[name] = None
-        return super().filter_queryset(queryset)
 
 
 class ContactFilterSet(SyncFilterSet):

@@ -24,7 +24,7 @@ from staff.fieldperms import hidden_fields
 from staff.models import Department, User
 
 # Output keys that show another field: hidden with it.
-DERIVED = {"owner_name": "owner"}
+DERIVED = {"owner_name": "owner", "level_name": "level"}
 MASKERS = {"mobile": mask_phone, "phone": mask_phone, "email": mask_email}
 CUSTOM_MASKERS = {CustomFieldType.PHONE: mask_phone, CustomFieldType.EMAIL: mask_email}
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Contact, Customer, CustomerLevel, CustomerMerge, CustomerTeamMember, Tag
 from staff import teams
+from staff.fieldperms import hidden_fields
 from staff.scope import get_for_user, subordinates_subquery
 
 FULL_CONTACT_PERMISSION = "customers.view_full_contact"
@@ -145,6 +146,13 @@ def search_q(term, *, names_only=False):
     if len(term) >= 3 and not term.isdigit():
         query |= Q(name__trigram_word_similar=term)
     return query
+
+
+def customer_search_for(user, queryset, q):
+    """``customer_search`` as ``user`` may search: names only when one of the searched fields
+    (numbers, e-mail, credit code) is hidden from them — a match would reveal the value."""
+    names_only = bool(user and hidden_fields(user, "customer") & SEARCHED_FIELDS)
+    return customer_search(queryset, q, names_only=names_only)
 
 
 def customer_search(queryset, q, *, names_only=False):

@@ -1263,7 +1263,7 @@ def customer_merge(request, pk):
         q = request.GET.get("q", "").strip()
         if q:
             search_results = list(
-                selectors.customer_search(selectors.customer_list(user=user), q)
+                selectors.customer_search_for(user, selectors.customer_list(user=user), q)
                 .exclude(pk=survivor.pk)
                 .order_by("-search_rank", "-id")[:20]
             )

@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from crm.api.filters import SyncFilterSet
+from customers.filters import HiddenFieldFilterMixin
 from customers.models import Customer, CustomerLevel, Industry, Source
 from customers.selectors import customer_search
 from pool.models import Pool
@@ -22,7 +23,7 @@ class PoolChoiceFilter(django_filters.ModelChoiceFilter):
     """A pool's id (customers are in a pool by rule, not by a column the schema could read)."""
 
 
-class PoolCustomerFilterSet(SyncFilterSet):
+class PoolCustomerFilterSet(HiddenFieldFilterMixin, SyncFilterSet):
     pool = PoolChoiceFilter(queryset=_my_pools, method="filter_pool", label=_("公海"))
     level = django_filters.ModelMultipleChoiceFilter(queryset=CustomerLevel.objects.all(), label=_("等级"))
     source = django_filters.ModelMultipleChoiceFilter(queryset=Source.objects.all(), label=_("来源"))

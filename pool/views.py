@@ -68,8 +68,15 @@ def pool_list(request):
     for customer in rows[:PER_PAGE]:
         state = getattr(customer, "pool_state", None)  # None when it has no state row
         pool = state.pool if state is not None and state.pool_id else default
+        # Through the presenter: contact details masked, fields hidden from the viewer dropped.
         data = presenter.record(
-            {"mobile": customer.mobile, "phone": customer.phone, "email": customer.email}, full=False
+            {
+                "mobile": customer.mobile,
+                "phone": customer.phone,
+                "email": customer.email,
+                "level": customer.level.name if customer.level_id else "",
+            },
+            full=False,
         )
         shown.append(
             {"customer": customer, "pool": pool, "contact": data, "entered_at": state.entered_at if state else None}

@@ -268,3 +268,19 @@ def test_merged_history_page_out_of_scope_is_404(org, client, pair):
     theirs = make_customer(org.north_other, name="北方客户")
     assert client.get(reverse("customers:merged_history", args=[theirs.pk, merge.pk])).status_code == 404
     assert client.get(reverse("customers:merge", args=[survivor.pk]), {"other": theirs.pk}).status_code == 404
+
+
+def test_merge_page_search_looks_at_names_only_when_numbers_are_hidden(org, client, pair):
+    """Typing a mobile into the merge page's search must not tell who has it when the viewer's
+    role hides mobiles (the list's search follows the same rule)."""
+    from staff.models import FieldPermission
+
+    survivor, other = pair
+    client.force_login(org.east_rep)
+    url = reverse("customers:merge", args=[survivor.pk])
+    assert f"?other={other.pk}" in client.get(url, {"q": "13912345678"}).content.decode().split("search-results")[-1]
+    FieldPermission.objects.create(role=org.roles["self"], target="customer", field="mobile", access="hidden")
+    by_number = client.get(url, {"q": "13912345678"}).content.decode()
+    by_name = client.get(url, {"q": "华为技术"}).content.decode()
+    assert f"?other={other.pk}" not in by_number.split("search-results")[-1]
+    assert f"?other={other.pk}" in by_name.split("search-results")[-1]

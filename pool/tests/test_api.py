@@ -171,3 +171,28 @@ def test_assign_over_http(org, client_for, customers):
         reverse("api:customer-assign", args=[customers["company"].pk + 10_000]), {"to_user": org.east_rep.pk}
     )
     assert other.status_code == 404
+
+
+def test_fields_hidden_from_the_viewer_are_neither_shown_nor_filterable(org, client_for, client, pools):
+    """A role that hides a customer's level or province must not learn it from the pool list: not
+    in the rows (``level_name`` included), not on the page, not by filtering on it."""
+    from pool.tests.factories import levels
+    from staff.models import FieldPermission
+
+    level = levels()["A"]
+    shanghai = in_pool(pools["company"], name="上海客户", province="310000", level=level)
+    in_pool(pools["company"], name="北京客户", province="110000")
+    for field in ("level", "province"):
+        FieldPermission.objects.create(role=org.roles["self"], target="customer", field=field, access="hidden")
+
+    api = client_for(org.east_rep)
+    rows = api.get(reverse("api:pool-customer-list")).json()["results"]
+    assert rows and all("level" not in row and "level_name" not in row and "province" not in row for row in rows)
+    by_province = api.get(reverse("api:pool-customer-list"), {"province": "310000"}).json()["results"]
+    by_level = api.get(reverse("api:pool-customer-list"), {"level": [level.pk]}).json()["results"]
+    assert {row["name"] for row in by_province} == {row["name"] for row in by_level} == {"上海客户", "北京客户"}
+
+    client.force_login(org.east_rep)
+    page = client.get(reverse("pool:list")).content.decode()
+    assert "上海客户" in page and f'd-sm-table-cell">{level.name}<' not in page
+    assert shanghai.level == level  # it has one: the page just does not show it
