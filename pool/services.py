@@ -394,7 +394,7 @@ def register_reminders():
             rows=selectors.return_warning_rows,
             fields=("customer_name",),
             title=gettext_lazy("客户即将退回公海：%(customer_name)s"),
-            body=gettext_lazy("该客户将在 2 天内因未跟进或未成交自动回收到公海，跟进或锁定即可保留。"),
+            body=gettext_lazy("该客户即将因未跟进或未成交自动回收到公海，跟进或锁定即可保留。"),
             link=_returning_link,
             cadence=DAILY,
             label=gettext_lazy("待进入公海"),
