@@ -234,7 +234,8 @@ def _notify_assignee(*, user, task):
         recipient_ids=[task.assignee_id],
         kind=TASK_ASSIGNED,
         target_id=task.pk,
-        occasion=str(task.assignee_id),
+        # Each assignment is its own occasion: a task handed back to an earlier assignee tells them again.
+        occasion=f"{task.assignee_id}@{task.updated_at.isoformat()}",
         title=gettext_lazy("%(name)s 给你分配了待办：%(title)s"),
         params={"name": str(user), "title": task.title},
         link="/tasks/",

@@ -328,3 +328,13 @@ def test_follow_ups_and_tasks_are_on_the_customer_timeline(org, customer):
     assert sorted(kinds) == ["follow_up", "history", "task"]
     entry = next(e for e in customer_timeline(user=org.east_rep, customer=customer) if e["kind"] == "follow_up")
     assert (entry["title"], entry["text"]) == ("拜访", "拜访了采购")
+
+
+def test_a_task_handed_back_to_an_earlier_assignee_tells_them_again(org):
+    from notifications.models import Notification
+
+    task = services.task_create(user=org.east_lead, title="回访乙公司", due_at=timezone.now(), assignee=org.east_rep)
+    task = services.task_update(user=org.east_lead, task=task, data={"assignee": org.east_intern})
+    services.task_update(user=org.east_lead, task=task, data={"assignee": org.east_rep})
+    received = list(Notification.objects.filter(kind="task_assigned").values_list("recipient__username", flat=True))
+    assert sorted(received) == ["east_intern", "east_rep", "east_rep"]
