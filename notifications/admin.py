@@ -15,7 +15,7 @@ class HolidayAdmin(admin.ModelAdmin):
 
 @admin.register(DepartmentWebhook)
 class DepartmentWebhookAdmin(admin.ModelAdmin):
-    list_display = ["department", "provider", "is_active"]
+    list_display = ["department", "provider", "is_active", "show_details"]
     list_filter = ["provider", "is_active"]
 
 

@@ -101,6 +101,14 @@ class DepartmentWebhook(models.Model):
         _("加签密钥"), max_length=200, blank=True, help_text=_("钉钉机器人“加签”安全设置的密钥；企业微信留空。")
     )
     is_active = models.BooleanField(_("启用"), default=True)
+    show_details = models.BooleanField(
+        _("群消息显示详情"),
+        default=False,
+        help_text=_(
+            "群里的每个人都能看到机器人消息。关闭时只 @ 接收人并附链接，不含客户名称等内容"
+            "（查看时仍按数据权限）；仅当群成员都可以看到这些客户时才打开。"
+        ),
+    )
 
     class Meta:
         verbose_name = _("部门群机器人")

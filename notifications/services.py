@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from notifications import reminders
 from notifications.models import DepartmentWebhook, Notification, NotificationPreference, WebhookProvider
@@ -316,11 +317,18 @@ def _webhooks_for(rows):
 
 def webhook_payload(*, webhook, notification):
     """The message in the robot's own format: 企业微信 ``text`` with the recipient's mobile in
-    ``mentioned_mobile_list``; 钉钉 ``text`` with ``at.atMobiles``."""
+    ``mentioned_mobile_list``; 钉钉 ``text`` with ``at.atMobiles``. A group chat is read by everyone
+    in it, whatever their data scope: unless the robot is set to ``show_details``, the message
+    only tells the recipient there is something for them, with the link (which checks scope)."""
     user = notification.recipient
-    lines = [f"【{notification.title}】"]
-    if notification.body:
-        lines.append(notification.body)
+    if webhook.show_details:
+        lines = [f"【{notification.title}】"]
+        if notification.body:
+            lines.append(notification.body)
+    else:
+        pref = _preference(user)
+        with translation.override(pref.language if pref else settings.LANGUAGE_CODE):
+            lines = [_("%(name)s，你有一条新提醒，请在系统中查看。") % {"name": user.get_short_name()}]
     if notification.link:
         lines.append(_absolute(notification.link))
     content = "\n".join(lines)

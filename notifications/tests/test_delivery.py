@@ -122,7 +122,9 @@ def test_wecom_robot_receives_its_message_format_and_is_retried_after_a_500(org,
     org.east_rep.save(update_fields=["mobile"])
     with RobotServer(answers=[(500, {"error": "busy"})]) as robot:
         # The webhook sits on 销售一部; east_rep is in 华东组 below it.
-        hook = DepartmentWebhook.objects.create(department=org.departments["s1"], provider="wecom", url=robot.url)
+        hook = DepartmentWebhook.objects.create(
+            department=org.departments["s1"], provider="wecom", url=robot.url, show_details=True
+        )
         note = make_notification(org.east_rep)
         result = webhook_post_task.apply(args=[note.pk, hook.pk])
         assert result.successful() and result.get() is True
@@ -169,7 +171,7 @@ def test_dingtalk_robot_gets_its_format_signed_with_the_secret(org):
     org.east_rep.save(update_fields=["mobile"])
     with RobotServer() as robot:
         hook = DepartmentWebhook.objects.create(
-            department=org.departments["east"], provider="dingtalk", url=robot.url, secret="SECabc"
+            department=org.departments["east"], provider="dingtalk", url=robot.url, secret="SECabc", show_details=True
         )
         note = make_notification(org.east_rep)
         assert webhook_post_task.apply(args=[note.pk, hook.pk]).get() is True
@@ -211,3 +213,26 @@ def test_a_new_reminder_is_delivered_after_commit_by_the_delivery_task(settings)
         app.conf.task_always_eager = False
     assert [message.subject for message in mail.outbox] == ["你好"]
     assert notifications_deliver_task.name == "notifications.tasks.notifications_deliver_task"
+
+
+def test_by_default_the_group_sees_only_that_there_is_something_for_the_recipient(org, settings):
+    """Everyone in a group chat reads the robot's messages, whatever their data scope: without
+    show_details the message names no customer — it @-mentions the recipient and links to it."""
+    from notifications.models import NotificationPreference
+
+    settings.SITE_URL = "https://crm.example.com"
+    org.east_rep.mobile = "13800138000"
+    org.east_rep.display_name = "王五"
+    org.east_rep.save(update_fields=["mobile", "display_name"])
+    with RobotServer() as robot:
+        hook = DepartmentWebhook.objects.create(department=org.departments["east"], provider="wecom", url=robot.url)
+        note = make_notification(org.east_rep)
+        assert webhook_post_task.apply(args=[note.pk, hook.pk]).get() is True
+        NotificationPreference.objects.create(user=org.east_rep, language="en")
+        assert webhook_post_task.apply(args=[note.pk, hook.pk]).get() is True
+    chinese, english = (request["body"]["text"] for request in robot.requests)
+    assert chinese == {
+        "content": "王五，你有一条新提醒，请在系统中查看。\nhttps://crm.example.com/tasks/",
+        "mentioned_mobile_list": ["13800138000"],
+    }
+    assert english["content"].startswith("王五, you have a new reminder") and "发报价" not in english["content"]
