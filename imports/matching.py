@@ -15,8 +15,8 @@ class Match:
 def match_existing(rows):
     """{index in ``rows``: [Match, …]} for rows that match existing customers company-wide (owned
     or in the pool, whoever's scope). ``rows``: dicts with name, kind, mobile, email, credit_code
-    (cleaned values); at most customers.duplicates.MANY_MAX_ROWS of them."""
-    found = find_duplicates_many(rows=rows, limit_per_row=10)
+    (cleaned values: not normalised again); at most customers.duplicates.MANY_MAX_ROWS of them."""
+    found = find_duplicates_many(rows=rows, limit_per_row=10, normalized=True)
     return {
         index: [Match(match.customer_id, tuple(reason["field"] for reason in match.reasons)) for match in matches]
         for index, matches in found.items()
