@@ -29,9 +29,9 @@ from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.duplicates import normalize_company_name
 from customers.services import BULK_BATCH_SIZE, FORCE_DUPLICATE_PERMISSION, BulkRowsInvalid, RecordValidator
-from imports import files
+from imports import files, matching
 from imports.columns import CUSTOMER_LINK, columns_for, match_header, resolve_regions
-from imports.matching import match_existing
+from imports.matching import PendingMatch, match_existing
 from imports.models import (
     ExportJob,
     ExportStatus,
@@ -43,6 +43,7 @@ from imports.models import (
     Policy,
     Target,
 )
+from imports.workbooks import ErrorSheet
 from staff.scope import user_for_job
 
 logger = logging.getLogger(__name__)
@@ -313,6 +314,46 @@ class RowChecker:
     def check(self, chunk):
         """[Checked] for a chunk of rows: cell reading, the form, duplicates in the file and in the
         database, and (contacts) the customer each row names."""
+        rows = self.prepare(chunk)
+        if self.target == Target.CUSTOMER:
+            self._match_customers(rows)
+        else:
+            self._match_contacts([checked for checked in rows if not checked.errors])
+        return rows
+
+    def check_pipelined(self, chunks):
+        """``check`` for each chunk, as (chunk, [Checked]) — customers: a chunk's database matching
+        runs while the next chunk is read and validated (PendingMatch), so the database and
+        Python work at once. Nothing else may use the connection between two steps of the
+        iteration... except the caller, which gets each chunk once its matching is in."""
+        if self.target != Target.CUSTOMER:
+            for chunk in chunks:
+                yield chunk, self.check(chunk)
+            return
+        previous = None
+        try:
+            for chunk in chunks:
+                rows = self.prepare(chunk)
+                if previous is not None:
+                    yield self._matched(*previous)
+                valid = [checked for checked in rows if not checked.errors]
+                previous = chunk, rows, valid, PendingMatch(self._wanted(valid))
+            if previous is not None:
+                yield self._matched(*previous)
+                previous = None
+        finally:
+            if previous is not None:
+                previous[3].cancel()
+
+    def _matched(self, chunk, rows, valid, pending):
+        for index, matches in pending.result().items():
+            valid[index].matches = matches
+        return chunk, rows
+
+    def prepare(self, chunk):
+        """[Checked] for a chunk, everything but the database matching: cells, the form, the
+        file's own duplicates (and, contacts, the customer each row names). Customers: no query
+        once the first chunk has loaded the validator's lookups."""
         rows = [self._data(row) for row in chunk]
         if self.target == Target.CONTACT:
             self._link_customers(rows)
@@ -337,13 +378,8 @@ class RowChecker:
             checked.errors.sort(key=lambda error: self.positions.get(error[0], len(self.positions)))
         valid = [checked for checked in rows if not checked.errors]
         self._in_file_duplicates(valid)
-        valid = [checked for checked in valid if not checked.errors]
         for checked in valid:
-            checked.storable = True
-        if self.target == Target.CUSTOMER:
-            self._match_customers(valid)
-        else:
-            self._match_contacts(valid)
+            checked.storable = not checked.errors
         return rows
 
     def _keys(self, checked):
@@ -372,12 +408,13 @@ class RowChecker:
                 for key in keys:
                     self.seen[key] = checked.number
 
+    @staticmethod
+    def _wanted(rows):
+        return [{name: row.cleaned.get(name) or "" for name in MATCH_FIELDS} for row in rows]
+
     def _match_customers(self, rows):
-        wanted = [
-            {name: row.cleaned.get(name) or "" for name in ("name", "kind", "mobile", "email", "credit_code")}
-            for row in rows
-        ]
-        for index, matches in match_existing(wanted).items():
+        rows = [checked for checked in rows if not checked.errors]
+        for index, matches in match_existing(self._wanted(rows)).items():
             rows[index].matches = matches
 
     def _link_customers(self, rows):
@@ -487,16 +524,17 @@ def import_validate(*, job_id):
     checker = RowChecker(job, user)
     counts = {"rows": 0, "valid": 0, "invalid": 0, "duplicates": 0, "ambiguous": 0}
     stored = StoredRows.writer(checker.validator.fingerprint()) if job.target == Target.CUSTOMER else None
+    sheet = None
     try:
         total = checker.count()
+        matching.prepare()
         ImportJob.objects.filter(pk=job.pk).update(total_rows=total, processed_rows=0)
         _progress_set("import", job.pk, 0, total)
-        for chunk in checker.chunks():
-            checked_rows = checker.check(chunk)
+        for chunk, checked_rows in checker.check_pipelined(checker.chunks()):
             errors = []
             if stored is not None:
                 stored.write([checked for checked in checked_rows if checked.storable])
-            for checked in checked_rows:
+            for row, checked in zip(chunk, checked_rows, strict=True):
                 if not checked.errors:
                     _ambiguous(checked, checker.labels)
                     if checked.errors:
@@ -504,10 +542,14 @@ def import_validate(*, job_id):
                 counts["rows"] += 1
                 if checked.errors:
                     counts["invalid"] += 1
+                    problems = [(column[:100], str(message)[:500]) for column, message in checked.errors]
                     errors += [
-                        ImportRowError(job=job, row=checked.number, column=column[:100], message=str(message)[:500])
-                        for column, message in checked.errors
+                        ImportRowError(job=job, row=checked.number, column=column, message=message)
+                        for column, message in problems
                     ]
+                    if sheet is None:
+                        sheet = ErrorSheet(checker.header)
+                    sheet.add(row.cells, problems)
                 else:
                     counts["valid"] += 1
                     counts["duplicates"] += bool(checked.matches)
@@ -537,10 +579,8 @@ def import_validate(*, job_id):
         notes.append(_("文件中没有数据行。"))
     job.message = " ".join(notes)
     job.validated_at = timezone.now()
-    if counts["invalid"]:
-        from imports.workbooks import error_sheet
-
-        job.error_file.save("errors.xlsx", ContentFile(error_sheet(job, checker.header)), save=False)
+    if sheet is not None:
+        job.error_file.save("errors.xlsx", ContentFile(sheet.content()), save=False)
     job.status = ImportStatus.VALIDATED
     job.save()
 
@@ -681,6 +721,7 @@ def _commit_stored(job, user, stored, validator):
     total = job.counts.get("rows", job.total_rows)
     counts = {"rows": total, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
     matches, stored_rows = {}, 0
+    matching.prepare()
     for chunk in stored.chunks(CHUNK_ROWS):
         wanted = [{name: row.get(name) or "" for name in MATCH_FIELDS} for _number, _data, row in chunk]
         for index, found in match_existing(wanted).items():
