@@ -3,7 +3,7 @@ duplicate service every other write uses (``customers.duplicates``)."""
 
 from dataclasses import dataclass
 
-from customers.duplicates import find_duplicates_many
+from customers.duplicates import find_duplicates_many, find_duplicates_many_start, flush_name_index
 
 
 @dataclass(frozen=True)
@@ -12,11 +12,33 @@ class Match:
     reasons: tuple = ()
 
 
+def prepare():
+    """Before matching a whole file (see customers.duplicates.flush_name_index)."""
+    flush_name_index()
+
+
 def match_existing(rows):
     """{index in ``rows``: [Match, …]} for rows that match existing customers company-wide (owned
     or in the pool, whoever's scope). ``rows``: dicts with name, kind, mobile, email, credit_code
-    (cleaned values); at most customers.duplicates.MANY_MAX_ROWS of them."""
-    found = find_duplicates_many(rows=rows, limit_per_row=10)
+    (cleaned values: not normalised again); at most customers.duplicates.MANY_MAX_ROWS of them."""
+    return _matches(find_duplicates_many(rows=rows, limit_per_row=10, normalized=True))
+
+
+class PendingMatch:
+    """match_existing sent without waiting (the caller works meanwhile; the database connection is
+    busy until ``result()``)."""
+
+    def __init__(self, rows):
+        self._pending = find_duplicates_many_start(rows=rows, limit_per_row=10, normalized=True)
+
+    def result(self):
+        return _matches(self._pending.result())
+
+    def cancel(self):
+        self._pending.cancel()
+
+
+def _matches(found):
     return {
         index: [Match(match.customer_id, tuple(reason["field"] for reason in match.reasons)) for match in matches]
         for index, matches in found.items()

@@ -63,6 +63,9 @@ class ImportJob(TimeStampedModel):
     counts = models.JSONField(_("统计"), default=dict, blank=True)
     message = models.TextField(_("说明"), blank=True)
     error_file = models.FileField(_("错误文件"), upload_to="imports/errors/%Y/%m/", max_length=300, blank=True)
+    # The preview's checked rows (customers), kept for the commit: gzip JSON lines, see
+    # services.StoredRows. Removed by a successful commit, else with the upload after 7 days.
+    rows_file = models.FileField(_("校验结果"), upload_to="imports/rows/%Y/%m/", max_length=300, blank=True)
     validated_at = models.DateTimeField(_("校验完成时间"), null=True, blank=True)
     committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
     undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)

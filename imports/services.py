@@ -6,13 +6,16 @@ permissions for the importing user, then CustomerForm / ContactForm) and the dup
 restart leaves nothing imported, and the task simply runs again (``acks_late``). Progress is kept
 in the cache while a commit runs (the job row is inside the commit's transaction)."""
 
+import gzip
+import json
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 
 from django.core.cache import cache
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,9 +29,9 @@ from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.duplicates import normalize_company_name
 from customers.services import BULK_BATCH_SIZE, FORCE_DUPLICATE_PERMISSION, BulkRowsInvalid, RecordValidator
-from imports import files
+from imports import files, matching
 from imports.columns import CUSTOMER_LINK, columns_for, match_header, resolve_regions
-from imports.matching import match_existing
+from imports.matching import PendingMatch, match_existing
 from imports.models import (
     ExportJob,
     ExportStatus,
@@ -40,13 +43,14 @@ from imports.models import (
     Policy,
     Target,
 )
+from imports.workbooks import ErrorSheet
 from staff.scope import user_for_job
 
 logger = logging.getLogger(__name__)
 
-# Rows checked per step: one duplicate query and one progress update each; small enough that a
-# step's forms and rows stay a few MB.
-CHUNK_ROWS = 500
+# Rows checked (and written) per step: one duplicate query (customers.duplicates.MANY_MAX_ROWS at
+# most) and one progress update each; small enough that a step's rows stay a few MB.
+CHUNK_ROWS = 1000
 ERRORS_KEPT_DAYS = 7  # SPEC §2.3: the error sheet (and the upload) are kept 7 days
 PROGRESS_SECONDS = 24 * 60 * 60
 
@@ -124,6 +128,69 @@ class Checked:
     matches: list = field(default_factory=list)  # customers: [Match]; contacts: [contact id]
     cleaned: dict = field(default_factory=dict)
     customer_id: int | None = None  # contacts: the customer the row names
+    row: dict | None = None  # customers: RecordValidator.cleaned_row, what the commit writes
+    storable: bool = False  # valid and not repeating an earlier row (database matches aside)
+
+
+class StoredRows:
+    """The preview's checked rows of a customer import, kept for its commit (``ImportJob.rows_file``):
+    gzip JSON lines — a header ``{"fingerprint": …}`` (RecordValidator.fingerprint when the
+    preview began), then one ``[row number, data, cleaned row]`` per row that passed validation
+    and the file's own duplicate check (database matches are the commit's to redo). Written and
+    read a chunk at a time, so memory stays flat."""
+
+    VERSION = 1
+
+    def __init__(self, job):
+        self.job = job
+
+    @classmethod
+    def writer(cls, fingerprint):
+        return _StoredRowsWriter(fingerprint, cls.VERSION)
+
+    def _lines(self):
+        with self.job.rows_file.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as handle:
+            yield from handle
+
+    def fingerprint(self):
+        """The header's fingerprint; None for a file of another version (then rows are rechecked)."""
+        try:
+            header = json.loads(next(self._lines()))
+        except (OSError, StopIteration, ValueError):
+            return None
+        return header.get("fingerprint") if header.get("version") == self.VERSION else None
+
+    def chunks(self, size):
+        """Lists of up to ``size`` (row number, data, cleaned row)."""
+        lines = self._lines()
+        next(lines)  # the header
+        while chunk := [json.loads(line) for line in islice(lines, size)]:
+            yield chunk
+
+
+class _StoredRowsWriter:
+    def __init__(self, fingerprint, version):
+        self._file = tempfile.TemporaryFile()
+        # Level 1: the file is read once by the commit and removed; speed matters more than size.
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=1)
+        self._line({"version": version, "fingerprint": fingerprint})
+
+    def _line(self, value):
+        self._gzip.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+
+    def write(self, rows):
+        for checked in rows:
+            self._line([checked.number, checked.data, checked.row])
+
+    def close(self):
+        """The finished file, for FileField.save."""
+        self._gzip.close()
+        self._file.seek(0)
+        return File(self._file)
+
+    def discard(self):
+        self._gzip.close()
+        self._file.close()
 
 
 class Refused(Exception):
@@ -150,6 +217,10 @@ class RowChecker:
         """The data rows of the file (a quick pass: no cell is converted); Refused past MAX_ROWS
         before any row is checked."""
         with self.job.file.open("rb") as handle:
+            if self.job.file_format == "xlsx":
+                bound = files.xlsx_row_bound(handle)
+                if bound - 1 <= files.MAX_ROWS:  # within the limit whatever the blank rows: an estimate will do
+                    return max(bound - 1, 0)
             _header, rows = files.iter_rows(handle, files.Inspected(self.job.file_format, self.job.encoding))
             total = 0
             for _row in rows:
@@ -243,6 +314,46 @@ class RowChecker:
     def check(self, chunk):
         """[Checked] for a chunk of rows: cell reading, the form, duplicates in the file and in the
         database, and (contacts) the customer each row names."""
+        rows = self.prepare(chunk)
+        if self.target == Target.CUSTOMER:
+            self._match_customers(rows)
+        else:
+            self._match_contacts([checked for checked in rows if not checked.errors])
+        return rows
+
+    def check_pipelined(self, chunks):
+        """``check`` for each chunk, as (chunk, [Checked]) — customers: a chunk's database matching
+        runs while the next chunk is read and validated (PendingMatch), so the database and
+        Python work at once. Nothing else may use the connection between two steps of the
+        iteration... except the caller, which gets each chunk once its matching is in."""
+        if self.target != Target.CUSTOMER:
+            for chunk in chunks:
+                yield chunk, self.check(chunk)
+            return
+        previous = None
+        try:
+            for chunk in chunks:
+                rows = self.prepare(chunk)
+                if previous is not None:
+                    yield self._matched(*previous)
+                valid = [checked for checked in rows if not checked.errors]
+                previous = chunk, rows, valid, PendingMatch(self._wanted(valid))
+            if previous is not None:
+                yield self._matched(*previous)
+                previous = None
+        finally:
+            if previous is not None:
+                previous[3].cancel()
+
+    def _matched(self, chunk, rows, valid, pending):
+        for index, matches in pending.result().items():
+            valid[index].matches = matches
+        return chunk, rows
+
+    def prepare(self, chunk):
+        """[Checked] for a chunk, everything but the database matching: cells, the form, the
+        file's own duplicates (and, contacts, the customer each row names). Customers: no query
+        once the first chunk has loaded the validator's lookups."""
         rows = [self._data(row) for row in chunk]
         if self.target == Target.CONTACT:
             self._link_customers(rows)
@@ -261,15 +372,14 @@ class RowChecker:
             if checked.errors:
                 continue
             checked.cleaned = form.cleaned_data
+            if self.target == Target.CUSTOMER:
+                checked.row = self.validator.cleaned_row(form)
         for checked in rows:  # a row's errors in the order of the file's columns
             checked.errors.sort(key=lambda error: self.positions.get(error[0], len(self.positions)))
         valid = [checked for checked in rows if not checked.errors]
         self._in_file_duplicates(valid)
-        valid = [checked for checked in valid if not checked.errors]
-        if self.target == Target.CUSTOMER:
-            self._match_customers(valid)
-        else:
-            self._match_contacts(valid)
+        for checked in valid:
+            checked.storable = not checked.errors
         return rows
 
     def _keys(self, checked):
@@ -298,12 +408,13 @@ class RowChecker:
                 for key in keys:
                     self.seen[key] = checked.number
 
+    @staticmethod
+    def _wanted(rows):
+        return [{name: row.cleaned.get(name) or "" for name in MATCH_FIELDS} for row in rows]
+
     def _match_customers(self, rows):
-        wanted = [
-            {name: row.cleaned.get(name) or "" for name in ("name", "kind", "mobile", "email", "credit_code")}
-            for row in rows
-        ]
-        for index, matches in match_existing(wanted).items():
+        rows = [checked for checked in rows if not checked.errors]
+        for index, matches in match_existing(self._wanted(rows)).items():
             rows[index].matches = matches
 
     def _link_customers(self, rows):
@@ -407,16 +518,23 @@ def import_validate(*, job_id):
         _finish(job, ImportStatus.FAILED, message=_("导入人已停用。"))
         return
     ImportRowError.objects.filter(job=job).delete()
+    if job.rows_file:
+        job.rows_file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(rows_file="")
     checker = RowChecker(job, user)
     counts = {"rows": 0, "valid": 0, "invalid": 0, "duplicates": 0, "ambiguous": 0}
+    stored = StoredRows.writer(checker.validator.fingerprint()) if job.target == Target.CUSTOMER else None
+    sheet = None
     try:
         total = checker.count()
+        matching.prepare()
         ImportJob.objects.filter(pk=job.pk).update(total_rows=total, processed_rows=0)
         _progress_set("import", job.pk, 0, total)
-        for chunk in checker.chunks():
-            checked_rows = checker.check(chunk)
+        for chunk, checked_rows in checker.check_pipelined(checker.chunks()):
             errors = []
-            for checked in checked_rows:
+            if stored is not None:
+                stored.write([checked for checked in checked_rows if checked.storable])
+            for row, checked in zip(chunk, checked_rows, strict=True):
                 if not checked.errors:
                     _ambiguous(checked, checker.labels)
                     if checked.errors:
@@ -424,10 +542,14 @@ def import_validate(*, job_id):
                 counts["rows"] += 1
                 if checked.errors:
                     counts["invalid"] += 1
+                    problems = [(column[:100], str(message)[:500]) for column, message in checked.errors]
                     errors += [
-                        ImportRowError(job=job, row=checked.number, column=column[:100], message=str(message)[:500])
-                        for column, message in checked.errors
+                        ImportRowError(job=job, row=checked.number, column=column, message=message)
+                        for column, message in problems
                     ]
+                    if sheet is None:
+                        sheet = ErrorSheet(checker.header)
+                    sheet.add(row.cells, problems)
                 else:
                     counts["valid"] += 1
                     counts["duplicates"] += bool(checked.matches)
@@ -437,9 +559,17 @@ def import_validate(*, job_id):
             _progress_set("import", job.pk, counts["rows"], total)
     except Refused as refused:
         ImportRowError.objects.filter(job=job).delete()
+        if stored is not None:
+            stored.discard()
         _finish(job, ImportStatus.REFUSED, message=refused.message)
         return
+    except BaseException:
+        if stored is not None:
+            stored.discard()
+        raise
     job.refresh_from_db()
+    if stored is not None:
+        job.rows_file.save("rows.jsonl.gz", stored.close(), save=False)
     job.counts = counts
     job.total_rows = job.processed_rows = counts["rows"]
     notes = []
@@ -449,10 +579,8 @@ def import_validate(*, job_id):
         notes.append(_("文件中没有数据行。"))
     job.message = " ".join(notes)
     job.validated_at = timezone.now()
-    if counts["invalid"]:
-        from imports.workbooks import error_sheet
-
-        job.error_file.save("errors.xlsx", ContentFile(error_sheet(job, checker.header)), save=False)
+    if sheet is not None:
+        job.error_file.save("errors.xlsx", ContentFile(sheet.content()), save=False)
     job.status = ImportStatus.VALIDATED
     job.save()
 
@@ -526,7 +654,10 @@ def import_commit(*, job_id):
             job.committed_at = timezone.now()
             job.counts = {**job.counts, **counts}
             job.processed_rows = counts["rows"]
+            rows_file, job.rows_file = job.rows_file.name, ""  # no longer needed (undo uses the items)
             job.save()
+            if rows_file:
+                transaction.on_commit(lambda: job.rows_file.storage.delete(rows_file))
             audit_record(
                 actor=user,
                 action=AuditAction.IMPORT,
@@ -552,82 +683,138 @@ def import_commit(*, job_id):
 
 
 def _commit_rows(job, user):
+    """Write the job's rows: the preview's stored rows when the rules they were checked by are
+    unchanged (StoredRows), else every row of the file checked again."""
+    if job.target == Target.CUSTOMER and job.rows_file:
+        validator = RecordValidator(user=user, target=job.target)
+        stored = StoredRows(job)
+        if stored.fingerprint() == validator.fingerprint():
+            return _commit_stored(job, user, stored, validator)
+    return _commit_rechecked(job, user)
+
+
+def _commit_rechecked(job, user):
+    """Every row of the file checked again (the rules changed since the preview, or contacts)."""
     checker = RowChecker(job, user)
     counts = {"rows": 0, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
-    validator = checker.validator
-    policy = job.policy
     # Records this import created: a later row "matching" one of them is a duplicate inside the
     # file, which the file's own check decides (as in the preview) — not the database match.
     created_ids = set()
     for number, chunk in enumerate(checker.chunks()):
-        creates, updates = [], {}
+        rows = []
         for checked in checker.check(chunk):
             checked.matches = [m for m in checked.matches if getattr(m, "customer_id", m) not in created_ids]
             counts["rows"] += 1
-            if not checked.errors:
-                _ambiguous(checked, checker.labels)
-            if checked.errors:
-                counts["invalid"] += 1
-            elif checked.matches and policy == Policy.SKIP:
-                counts["skipped"] += 1
-            elif checked.matches and policy == Policy.UPDATE:
-                target_id = checked.matches[0].customer_id
-                if target_id in updates:  # two rows of the file match the same customer
-                    counts["invalid"] += 1
-                    continue
-                updates[target_id] = checked.data
-            else:
-                creates.append(checked)
-        items = []
-        if job.target == Target.CUSTOMER:
-            if creates:
-                check_ownership_limits(user=user, owner=user, adding=len(creates))
-                try:
-                    created = customer_services.customer_create_many(
-                        user=user,
-                        rows=[checked.data for checked in creates],
-                        validator=validator,
-                        change_reason=_("导入：%(file)s") % {"file": job.file_name},
-                    )
-                except BulkRowsInvalid as invalid:
-                    raise _bulk_error(invalid, [checked.number for checked in creates]) from None
-                items += [
-                    ImportItem(job=job, action=ItemAction.CREATED, record_id=c.pk, version=c.version) for c in created
-                ]
-            if updates:
-                # A match outside what the user may edit (撞单: another rep's customer) is not
-                # updated; it is counted, like a row with errors.
-                editable = set(
-                    customer_selectors.customer_list(user=user)
-                    .filter(customer_services.Customer.objects.editable_q(user), pk__in=list(updates))
-                    .values_list("pk", flat=True)
-                )
-                counts["not_editable"] = counts.get("not_editable", 0) + len(set(updates) - editable)
-                updates = {pk: data for pk, data in updates.items() if pk in editable}
-            if updates:
-                try:
-                    updated = customer_services.customer_update_many(
-                        user=user,
-                        changes=updates,
-                        validator=validator,
-                        change_reason=_("导入更新：%(file)s") % {"file": job.file_name},
-                    )
-                except BulkRowsInvalid as invalid:
-                    raise DomainError(_bulk_message(invalid)) from None
-                items += [
-                    ImportItem(job=job, action=ItemAction.UPDATED, record_id=pk, version=version, previous=previous)
-                    for pk, (version, previous) in updated.items()
-                ]
-                counts["skipped"] += len(updates) - len(updated)  # matched, but nothing to change
-        else:
-            items += _create_contacts(job, user, creates)
+            rows.append(checked)
+        items = _write_chunk(job, user, checker.validator, rows, counts)
         created_ids.update(item.record_id for item in items if item.action == ItemAction.CREATED)
-        counts["created"] += sum(item.action == ItemAction.CREATED for item in items)
-        counts["updated"] += sum(item.action == ItemAction.UPDATED for item in items)
-        ImportItem.objects.bulk_create(items, batch_size=BULK_BATCH_SIZE)
         _progress_set("import", job.pk, counts["rows"], job.total_rows)
         _commit_hook(job, number)
     return counts
+
+
+def _commit_stored(job, user, stored, validator):
+    """The preview's stored rows written without checking them again (their rules are unchanged:
+    same fingerprint); only the database matching runs again — every row first, against the
+    database as it is before this import writes anything (so the import's own records never
+    count as matches: repeats inside the file were the preview's to find), then the writes."""
+    total = job.counts.get("rows", job.total_rows)
+    counts = {"rows": total, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
+    matches, stored_rows = {}, 0
+    matching.prepare()
+    for chunk in stored.chunks(CHUNK_ROWS):
+        wanted = [{name: row.get(name) or "" for name in MATCH_FIELDS} for _number, _data, row in chunk]
+        for index, found in match_existing(wanted).items():
+            matches[chunk[index][0]] = found
+        stored_rows += len(chunk)
+        _progress_set("import", job.pk, stored_rows // 2, total)
+    counts["invalid"] = total - stored_rows  # rows the preview found invalid stay so
+    written = 0
+    for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
+        rows = [
+            Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
+            for row_number, data, row in chunk
+        ]
+        _write_chunk(job, user, validator, rows, counts)
+        written += len(chunk)
+        _progress_set("import", job.pk, (stored_rows + written) // 2, total)
+        _commit_hook(job, number)
+    return counts
+
+
+MATCH_FIELDS = ("name", "kind", "mobile", "email", "credit_code")
+
+
+def _write_chunk(job, user, validator, rows, counts):
+    """Apply the job's policy to one chunk of checked rows (with their database matches): write
+    the creates and updates in bulk, count the rest; the ImportItems written (for undo)."""
+    policy = job.policy
+    creates, updates = [], {}
+    for checked in rows:
+        if not checked.errors:
+            _ambiguous(checked, {})  # at commit a row's errors are only counted
+        if checked.errors:
+            counts["invalid"] += 1
+        elif checked.matches and policy == Policy.SKIP:
+            counts["skipped"] += 1
+        elif checked.matches and policy == Policy.UPDATE:
+            target_id = checked.matches[0].customer_id
+            if target_id in updates:  # two rows of the file match the same customer
+                counts["invalid"] += 1
+                continue
+            updates[target_id] = checked.data
+        else:
+            creates.append(checked)
+    items = []
+    if job.target == Target.CUSTOMER:
+        if creates:
+            check_ownership_limits(user=user, owner=user, adding=len(creates))
+            reason = _("导入：%(file)s") % {"file": job.file_name}
+            try:
+                # Written as checked (the rows were validated by ``validator``'s rules: just now,
+                # or in the preview with the same fingerprint).
+                created = customer_services.customer_create_many(
+                    user=user,
+                    cleaned_rows=[checked.row for checked in creates],
+                    validator=validator,
+                    change_reason=reason,
+                )
+            except BulkRowsInvalid as invalid:
+                raise _bulk_error(invalid, [checked.number for checked in creates]) from None
+            items += [
+                ImportItem(job=job, action=ItemAction.CREATED, record_id=c.pk, version=c.version) for c in created
+            ]
+        if updates:
+            # A match outside what the user may edit (撞单: another rep's customer) is not
+            # updated; it is counted, like a row with errors.
+            editable = set(
+                customer_selectors.customer_list(user=user)
+                .filter(customer_services.Customer.objects.editable_q(user), pk__in=list(updates))
+                .values_list("pk", flat=True)
+            )
+            counts["not_editable"] = counts.get("not_editable", 0) + len(set(updates) - editable)
+            updates = {pk: data for pk, data in updates.items() if pk in editable}
+        if updates:
+            try:
+                updated = customer_services.customer_update_many(
+                    user=user,
+                    changes=updates,
+                    validator=validator,
+                    change_reason=_("导入更新：%(file)s") % {"file": job.file_name},
+                )
+            except BulkRowsInvalid as invalid:
+                raise DomainError(_bulk_message(invalid)) from None
+            items += [
+                ImportItem(job=job, action=ItemAction.UPDATED, record_id=pk, version=version, previous=previous)
+                for pk, (version, previous) in updated.items()
+            ]
+            counts["skipped"] += len(updates) - len(updated)  # matched, but nothing to change
+    else:
+        items += _create_contacts(job, user, creates)
+    counts["created"] += sum(item.action == ItemAction.CREATED for item in items)
+    counts["updated"] += sum(item.action == ItemAction.UPDATED for item in items)
+    ImportItem.objects.bulk_create(items, batch_size=BULK_BATCH_SIZE)
+    return items
 
 
 def _bulk_message(invalid):
@@ -722,14 +909,14 @@ def import_purge_expired(*, now=None):
     jobs keep their counts (and committed imports their undo data). Run daily by imports.tasks."""
     cutoff = (now or timezone.now()) - timedelta(days=ERRORS_KEPT_DAYS)
     purged = 0
-    for job in ImportJob.objects.filter(created_at__lt=cutoff).exclude(file="", error_file="").iterator():
-        for stored in (job.file, job.error_file):
+    for job in ImportJob.objects.filter(created_at__lt=cutoff).exclude(file="", error_file="", rows_file="").iterator():
+        for stored in (job.file, job.error_file, job.rows_file):
             if stored:
                 stored.delete(save=False)
         ImportRowError.objects.filter(job=job).delete()
         if job.status in (ImportStatus.PENDING, ImportStatus.VALIDATING, ImportStatus.VALIDATED):
             job.status = ImportStatus.EXPIRED
-        job.save(update_fields=["file", "error_file", "status", "updated_at"])
+        job.save(update_fields=["file", "error_file", "rows_file", "status", "updated_at"])
         purged += 1
     for export in ExportJob.objects.filter(created_at__lt=cutoff).exclude(file="").iterator():
         export.file.delete(save=False)

@@ -12,8 +12,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from imports import files
-from imports.columns import columns_for, match_header
-from imports.models import ImportRowError
+from imports.columns import columns_for
 
 BAD_FILL = PatternFill("solid", fgColor="FFC7CE")
 BAD_FONT = Font(color="9C0006")
@@ -72,50 +71,44 @@ def template(user, target):
     return buffer.getvalue()
 
 
-def error_sheet(job, header):
-    """The rows of ``job``'s upload that have errors, as the user wrote them, the bad cells
-    highlighted and the reasons in a 错误原因 column — so they fix and upload this sheet again.
-    Streams the upload and the job's errors side by side (both in row order): memory stays flat."""
-    columns = columns_for(job.user, job.target)
-    _mapping, _unknown, _missing = match_header(header, columns)
-    positions = {text: index for index, text in enumerate(header)}
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("错误数据"))
-    heading = []
-    for text in [*header, _("错误原因")]:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = HEADER_FONT
-        heading.append(cell)
-    sheet.append(heading)
-    errors = ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "column", "message")
-    errors = errors.iterator(2000)
-    pending = next(errors, None)
-    with job.file.open("rb") as handle:
-        _header, rows = files.iter_rows(handle, files.Inspected(job.file_format, job.encoding))
-        for row in rows:
-            if pending is None:
-                break
-            if row.number < pending[0]:
-                continue
-            problems = []
-            while pending is not None and pending[0] == row.number:
-                problems.append(pending[1:])
-                pending = next(errors, None)
-            bad = {positions[column] for column, _message in problems if column in positions}
-            cells = []
-            for index, value in enumerate(row.cells):
-                cell = WriteOnlyCell(sheet, value=_plain(value))
-                if index in bad:
-                    cell.fill = BAD_FILL
-                    cell.font = BAD_FONT
-                cells.append(cell)
-            reasons = "；".join(f"{column}：{message}" if column else message for column, message in problems)
-            cells.append(WriteOnlyCell(sheet, value=reasons))
-            sheet.append(cells)
-        rows.close()
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+class ErrorSheet:
+    """The rows of an upload that have errors, as the user wrote them, the bad cells highlighted
+    and the reasons in a 错误原因 column — so they fix and upload this sheet again. Filled while
+    the preview reads the upload (``add``: each bad row as read, with its problems), so the upload
+    is not read a second time; write-only, so memory stays flat."""
+
+    def __init__(self, header):
+        self.positions = {text: index for index, text in enumerate(header)}
+        self.workbook = Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet(_("错误数据"))
+        self.rows = 0
+        heading = []
+        for text in [*header, _("错误原因")]:
+            cell = WriteOnlyCell(self.sheet, value=text)
+            cell.font = HEADER_FONT
+            heading.append(cell)
+        self.sheet.append(heading)
+
+    def add(self, values, problems):
+        """One bad row: ``values`` its cells as read (files.Row.cells), ``problems`` [(column
+        header or "", message)]."""
+        bad = {self.positions[column] for column, _message in problems if column in self.positions}
+        cells = []
+        for index, value in enumerate(values):
+            cell = WriteOnlyCell(self.sheet, value=_plain(value))
+            if index in bad:
+                cell.fill = BAD_FILL
+                cell.font = BAD_FONT
+            cells.append(cell)
+        reasons = "；".join(f"{column}：{message}" if column else message for column, message in problems)
+        cells.append(WriteOnlyCell(self.sheet, value=reasons))
+        self.sheet.append(cells)
+        self.rows += 1
+
+    def content(self):
+        buffer = io.BytesIO()
+        self.workbook.save(buffer)
+        return buffer.getvalue()
 
 
 def _plain(value):
