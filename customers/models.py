@@ -305,19 +305,19 @@ class Customer(OwnedModel):
             models.Index(fields=["email"], name="customer_email", condition=~Q(email="")),
             GinIndex(OpClass("name_key", name="gin_trgm_ops"), name="customer_name_key_trgm"),
             models.Index(fields=["name_key"], name="customer_name_key"),
-            # The visible rows per scope rule (selectors.capped_count counts a list rule by rule):
-            # a department's or an owner's live, owned customers, by the commonest filters (level,
-            # last follow-up), with the columns the scope tests — a list's count is an index-only
-            # scan, and a filtered one reads only the rows the filters leave.
+            # The visible rows per scope rule (selectors.capped_count and PagedByRule count and
+            # page a list rule by rule): a department's or an owner's live, owned customers,
+            # newest first, with what the scope and the commonest filters (level, last follow-up)
+            # test — a page is a backward index-only walk, a count an index-only scan.
             models.Index(
-                fields=["department", "level", "last_follow_up_at"],
-                include=["owner", "id"],
+                fields=["department", "updated_at", "id"],
+                include=["owner", "level", "last_follow_up_at"],
                 name="customer_visible_department",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(
-                fields=["owner", "level", "last_follow_up_at"],
-                include=["department", "id"],
+                fields=["owner", "updated_at", "id"],
+                include=["department", "level", "last_follow_up_at"],
                 name="customer_visible_owner",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),

@@ -65,15 +65,19 @@ class CountedCursorPagination(CursorPagination):
 
 
 class CustomerListPagination(CountedCursorPagination):
-    """The customer list's pages: the count walks the caller's scope rule by rule
-    (``selectors.customer_capped_count``)."""
+    """The customer list's pages: counted and paged rule by rule of the caller's scope
+    (``selectors.capped_count``, ``selectors.PagedByRule``): each rule by its own index."""
 
-    def capped_count(self, queryset, request, view):
-        if view.action != "list" or "search_rank" in queryset.query.annotations:
-            # A search's trigram index finds few rows, then the scope filters them: counted rule
-            # by rule it would be read once per rule. (The recycle bin is not the list's scope.)
-            return selectors.capped_count(queryset)
-        return selectors.customer_capped_count(queryset, user=request.user)
+    def paginate_queryset(self, queryset, request, view=None):
+        arms = None
+        # A search's trigram index finds few rows, then the scope filters them: rule by rule it
+        # would be read once per rule. (The recycle bin is not the list's scope.)
+        if view is not None and view.action == "list" and "search_rank" not in queryset.query.annotations:
+            arms = selectors.customer_scope_arms(user=request.user)
+        self.count, self.count_capped = selectors.capped_count(queryset, arms=arms)
+        if arms and len(arms) > 1:
+            queryset = selectors.PagedByRule(queryset, arms)
+        return CursorPagination.paginate_queryset(self, queryset, request, view)
 
 
 class CustomerViewSet(ScopedModelViewSet):

@@ -20,8 +20,8 @@ class Migration(migrations.Migration):
             model_name="customer",
             index=models.Index(
                 condition=models.Q(("deleted_at__isnull", True), ("owner__isnull", False)),
-                fields=["department", "level", "last_follow_up_at"],
-                include=("owner", "id"),
+                fields=["department", "updated_at", "id"],
+                include=("owner", "level", "last_follow_up_at"),
                 name="customer_visible_department",
             ),
         ),
@@ -29,8 +29,8 @@ class Migration(migrations.Migration):
             model_name="customer",
             index=models.Index(
                 condition=models.Q(("deleted_at__isnull", True), ("owner__isnull", False)),
-                fields=["owner", "level", "last_follow_up_at"],
-                include=("department", "id"),
+                fields=["owner", "updated_at", "id"],
+                include=("department", "level", "last_follow_up_at"),
                 name="customer_visible_owner",
             ),
         ),
