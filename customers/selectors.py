@@ -192,7 +192,12 @@ def capped_count(queryset, limit=None, *, arms=None):
     if arms and len(arms) > 1:
         parts = [rows.filter(part) for part in disjoint(arms)]
         rows = parts[0].union(*parts[1:], all=True)
-    count = rows[: limit + 1].count()
+    return cap(rows[: limit + 1].count(), limit)
+
+
+def cap(count, limit=None):
+    """(count, capped) of a list of ``count`` rows, as ``capped_count`` answers it."""
+    limit = limit or settings.LIST_COUNT_LIMIT
     return (limit, True) if count > limit else (count, False)
 
 

@@ -1,3 +1,4 @@
+from django.db.models import Count, Window
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status
@@ -69,10 +70,19 @@ class CustomerListPagination(CountedCursorPagination):
     (``selectors.capped_count``, ``selectors.PagedByRule``): each rule by its own index."""
 
     def paginate_queryset(self, queryset, request, view=None):
+        searching = "search_rank" in queryset.query.annotations
+        if searching and not request.query_params.get(self.cursor_query_param):
+            # A search's first page ranks every match anyway: the same query counts them (a
+            # separate count read the trigram index a second time).
+            page = super(CountedCursorPagination, self).paginate_queryset(
+                queryset.annotate(search_total=Window(Count("pk"))), request, view
+            )
+            self.count, self.count_capped = selectors.cap(page[0].search_total if page else 0)
+            return page
         arms = None
         # A search's trigram index finds few rows, then the scope filters them: rule by rule it
         # would be read once per rule. (The recycle bin is not the list's scope.)
-        if view is not None and view.action == "list" and "search_rank" not in queryset.query.annotations:
+        if view is not None and view.action == "list" and not searching:
             arms = selectors.customer_scope_arms(user=request.user)
         self.count, self.count_capped = selectors.capped_count(queryset, arms=arms)
         if arms and len(arms) > 1:

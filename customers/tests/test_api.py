@@ -546,6 +546,20 @@ def test_search_ranks_name_matches_first(org, client_for):
     assert [row["id"] for row in rows] == [exact.pk, prefix.pk, contact_only.pk]
 
 
+def test_search_counts_its_matches_on_every_page_capped_alike(org, client_for, settings):
+    for index in range(3):
+        make_customer(org.east_rep, name=f"华为{index}号")
+    make_customer(org.north_other, name="华为北方")  # out of scope
+    client = client_for(org.east_rep)
+    first = client.get(LIST, {"q": "华为", "page_size": 2}).json()
+    second = client.get(first["next"]).json()
+    assert (first["count"], first["count_capped"]) == (second["count"], second["count_capped"]) == (3, False)
+    settings.LIST_COUNT_LIMIT = 2
+    body = client.get(LIST, {"q": "华为", "page_size": 2}).json()
+    assert (body["count"], body["count_capped"]) == (2, True)
+    assert client.get(LIST, {"q": "没有这个"}).json()["count"] == 0
+
+
 def test_search_is_scoped(org, client_for):
     make_customer(org.north_other, name="华为北方")
     assert client_for(org.east_rep).get(LIST, {"q": "华为"}).json()["results"] == []
