@@ -3,6 +3,7 @@ row. Every scoped read asks for ``user.department`` (its path is the department-
 plain lookup cost every request a second query."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
 
 
@@ -19,3 +20,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_model = _Users(get_user_model())
+
+
+class JWTScheme(SimpleJWTScheme):
+    """Its OpenAPI security scheme: simplejwt's (drf-spectacular matches the exact class only)."""
+
+    target_class = "crm.api.authentication.JWTAuthentication"
