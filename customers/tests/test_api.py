@@ -687,3 +687,14 @@ def test_pages_walked_rule_by_rule_are_the_scope_in_order(org, client_for):
     assert forward == [pk for _at, pk in expected]
     assert backward + [row["id"] for row in last["results"]] == forward
     assert counts == {len(expected)}
+
+
+def test_a_list_without_filters_skips_the_filter_set_but_keeps_ordering_and_filters_when_asked(org, client_for):
+    older, newer = CustomerFactory(owner=org.east_rep), CustomerFactory(owner=org.east_rep)
+    Customer.objects.filter(pk=older.pk).update(updated_at=timezone.now() - timedelta(days=2))
+    client = client_for(org.east_rep)
+    assert [row["id"] for row in client.get(LIST).json()["results"]] == [newer.pk, older.pk]
+    assert [row["id"] for row in client.get(LIST, {"ordering": "id"}).json()["results"]] == [older.pk, newer.pk]
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert [row["id"] for row in client.get(LIST, {"updated_since": since}).json()["results"]] == [newer.pk]
+    assert client.get(LIST, {"level": 999999}).status_code == 400  # a filter's input is still validated
