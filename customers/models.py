@@ -14,7 +14,7 @@ from simple_history.models import HistoricalRecords
 
 from crm.fields import CnMobileField, CnPhoneField, CreditCodeField
 from crm.models import TimeStampedModel
-from staff.scope import OwnedModel, ScopedQuerySet, scope_filter
+from staff.scope import OwnedModel, ScopedQuerySet, scope_arms, scope_filter
 from staff.teams import TeamAccess, TeamMemberBase, team_member_q
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("颜色格式应为 #RRGGBB。"))
@@ -188,6 +188,16 @@ class CustomerQuerySet(ScopedQuerySet):
     def visible_to(self, user):
         return self.alive().filter(self.scope_q(user))
 
+    def scope_arms(self, user):
+        """``scope_q`` as a list of conditions whose OR it is (None: every row, the "all" scope) —
+        the data-scope rules the user holds, then the team-member rule. For counting a visible
+        list rule by rule, each by its own index (``selectors.capped_count``); the same rule."""
+        owned = scope_arms(user)
+        if owned is None:
+            return None
+        owned_not_pooled = Q(owner__isnull=False)
+        return [arm & owned_not_pooled for arm in [*owned, team_member_q(CustomerTeamMember, user)]]
+
     def recycle_bin_visible_to(self, user):
         """Deleted customers the user could see before they were deleted (to restore them); a
         customer deleted while in a pool is found by the "all" scope."""
@@ -295,6 +305,22 @@ class Customer(OwnedModel):
             models.Index(fields=["email"], name="customer_email", condition=~Q(email="")),
             GinIndex(OpClass("name_key", name="gin_trgm_ops"), name="customer_name_key_trgm"),
             models.Index(fields=["name_key"], name="customer_name_key"),
+            # The visible rows per scope rule (selectors.capped_count and PagedByRule count and
+            # page a list rule by rule): a department's or an owner's live, owned customers,
+            # newest first, with what the scope and the commonest filters (level, last follow-up)
+            # test — a page is a backward index-only walk, a count an index-only scan.
+            models.Index(
+                fields=["department", "updated_at", "id"],
+                include=["owner", "level", "last_follow_up_at"],
+                name="customer_visible_department",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+            ),
+            models.Index(
+                fields=["owner", "updated_at", "id"],
+                include=["department", "level", "last_follow_up_at"],
+                name="customer_visible_owner",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+            ),
         ]
 
     def __str__(self):

@@ -114,8 +114,11 @@ def readable_history(entries):
                 values = value if isinstance(value, list) else [value]
                 wanted.setdefault(model, set()).update(item for item in values if isinstance(item, int))
     names = {model: {row.pk: str(row) for row in model.objects.filter(pk__in=ids)} for model, ids in wanted.items()}
-    custom_labels = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "label"))
-    custom_types = dict(CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list("key", "type"))
+    custom_labels, custom_types = {}, {}
+    for key, label, type_ in CustomField.objects.filter(target=CustomFieldTarget.CUSTOMER).values_list(
+        "key", "label", "type"
+    ):
+        custom_labels[key], custom_types[key] = label, type_
 
     def show(field, value):
         if value is None or value == "" or value == [] or value == {}:

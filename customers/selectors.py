@@ -27,21 +27,30 @@ def _member_exists(user, prefix=""):
     return Exists(rows)
 
 
-def customer_list(*, user):
-    """The customers ``user`` may see, ready for a list: lookups joined, tags prefetched, and
-    ``viewer_is_member`` (whether the user is on its team) for masking — a fixed number of
-    queries whatever the page size."""
+# Joined for pages, which show their names; the API shows lookups as ids and needs the owner only.
+# Each join costs every query its planning (a first page: ~3 ms to plan 6 tables, 0.4 ms for 2).
+LOOKUPS = ("level", "source", "industry", "owner", "department")
+
+
+def customer_list(*, user, lookups=True):
+    """The customers ``user`` may see, ready for a list: lookups joined (``lookups=False``: the
+    owner only, for the API), tags prefetched, and ``viewer_is_member`` (whether the user is on
+    its team) for masking — a fixed number of queries whatever the page size."""
+    return _for_display(Customer.objects.visible_to(user), user=user, lookups=lookups)
+
+
+def _for_display(queryset, *, user, lookups):
     return (
-        Customer.objects.visible_to(user)
-        .select_related("level", "source", "industry", "owner", "department")
+        queryset.select_related(*(LOOKUPS if lookups else ("owner",)))
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
         .annotate(viewer_is_member=_member_exists(user))
     )
 
 
-def customer_get_for_user(*, user, pk):
-    """One customer the user may see, or 404 — the same for missing, deleted and out of scope."""
-    return get_for_user(customer_list(user=user), user=user, pk=pk)
+def customer_get_for_user(*, user, pk, lookups=True):
+    """One customer the user may see, or 404 — the same for missing, deleted and out of scope.
+    (``get_for_user`` applies the scope: once, not again over ``customer_list``'s.)"""
+    return get_for_user(_for_display(Customer.objects.all(), user=user, lookups=lookups), user=user, pk=pk)
 
 
 def customer_recycle_bin(*, user):
@@ -176,13 +185,80 @@ def customer_search(queryset, q, *, names_only=False):
     )
 
 
-def capped_count(queryset, limit=None):
+def capped_count(queryset, limit=None, *, arms=None):
     """(count, capped): exact up to ``limit`` rows (LIST_COUNT_LIMIT), then (limit, True) — a
-    bounded scan instead of counting a whole 500,000-row scope on every page load."""
+    bounded scan instead of counting a whole 500,000-row scope on every page load.
+
+    ``arms``: conditions whose OR the queryset already applies (``Customer.objects.scope_arms``).
+    The rows are then counted arm by arm, each arm without the rows of the arms before it, as one
+    UNION ALL: each part is an index-only scan on its own index, where the OR of the scope could
+    only be a bitmap scan that reads every row's page (a department manager's first page: 10,001
+    pages, ~20–80 ms; arm by arm ~2 ms). The answer is the same rows."""
     limit = limit or settings.LIST_COUNT_LIMIT
     # Only the key: the list's annotations (a per-row EXISTS) and joins cost nothing here.
-    count = queryset.order_by().values("pk")[: limit + 1].count()
+    rows = queryset.order_by().values("pk")
+    if arms and len(arms) > 1:
+        parts = [rows.filter(part) for part in disjoint(arms)]
+        rows = parts[0].union(*parts[1:], all=True)
+    return cap(rows[: limit + 1].count(), limit)
+
+
+def cap(count, limit=None):
+    """(count, capped) of a list of ``count`` rows, as ``capped_count`` answers it."""
+    limit = limit or settings.LIST_COUNT_LIMIT
     return (limit, True) if count > limit else (count, False)
+
+
+def disjoint(arms):
+    """Each arm without the rows of the arms before it: the same rows as their OR, each once."""
+    parts = []
+    for index, arm in enumerate(arms):
+        part = arm
+        for earlier in arms[:index]:
+            part &= ~earlier
+        parts.append(part)
+    return parts
+
+
+def customer_scope_arms(*, user):
+    """The rules of the user's customer scope (``CustomerQuerySet.scope_arms``), for counting and
+    paging a list of ``customer_list(user=user)`` rule by rule. None: the "all" scope."""
+    return Customer.objects.scope_arms(user)
+
+
+def customer_capped_count(queryset, *, user, limit=None):
+    """``capped_count`` of a list of customers read through ``customer_list(user=user)``."""
+    return capped_count(queryset, limit, arms=customer_scope_arms(user=user))
+
+
+class PagedByRule:
+    """A list of ``customer_list`` (scoped, filtered) whose pages are found rule by rule: a slice
+    ``[offset:stop]`` of it (ordered) reads the first ``stop`` rows of each scope rule by that
+    rule's own index (``customer_dept_recent``, ``customer_owner_recent``, …), then the page
+    among those. With the scope's OR the page was one walk of the whole table's newest rows,
+    filtered row by row, or a bitmap scan and sort of every match (a department manager's list
+    with 3 filters: 80–170 ms on a loaded machine; rule by rule ~22 ms). The same rows: a page of
+    the union is among each rule's first ``stop`` rows. ``order_by`` and ``filter`` (a cursor's
+    position) pass through, as cursor pagination uses them; anything else reads the queryset."""
+
+    def __init__(self, queryset, arms):
+        self.queryset = queryset
+        self.arms = arms
+
+    def __getattr__(self, name):
+        return getattr(self.queryset, name)
+
+    def order_by(self, *fields):
+        return PagedByRule(self.queryset.order_by(*fields), self.arms)
+
+    def filter(self, *args, **kwargs):
+        return PagedByRule(self.queryset.filter(*args, **kwargs), self.arms)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.stop is None:
+            return self.queryset[key]
+        firsts = [self.queryset.filter(part).values("pk")[: key.stop] for part in disjoint(self.arms)]
+        return self.queryset.filter(pk__in=firsts[0].union(*firsts[1:], all=True))[key]
 
 
 # --- saved views (视图) --------------------------------------------------------------------------
@@ -316,15 +392,16 @@ def customer_team_members(*, customer):
 
 
 def contact_list(*, user):
-    return (
-        Contact.objects.visible_to(user)
-        .select_related("customer")
-        .annotate(viewer_is_member=_member_exists(user, prefix="customer__"))
-    )
+    return _contacts_for_display(Contact.objects.visible_to(user), user=user)
+
+
+def _contacts_for_display(queryset, *, user):
+    return queryset.select_related("customer").annotate(viewer_is_member=_member_exists(user, prefix="customer__"))
 
 
 def contact_get_for_user(*, user, pk):
-    return get_for_user(contact_list(user=user), user=user, pk=pk)
+    # get_for_user applies the scope: once, not again over contact_list's.
+    return get_for_user(_contacts_for_display(Contact.objects.all(), user=user), user=user, pk=pk)
 
 
 def contacts_of(*, user, customer):

@@ -9,6 +9,7 @@ everywhere. Only fields with a rule appear in the map; every other field is edit
 """
 
 from staff.models import FieldAccess, FieldPermission
+from staff.scope import user_roles
 
 _RANK = {FieldAccess.HIDDEN: 0, FieldAccess.READONLY: 1, FieldAccess.EDITABLE: 2}
 
@@ -21,7 +22,7 @@ def field_access(user, target):
         return {}
     cache = user.__dict__.setdefault("_crm_field_access", {})
     if target not in cache:
-        role_ids = [role.pk for role in user.roles.all()]
+        role_ids = [role.pk for role in user_roles(user)]
         rules = {}
         counts = {}
         for field, access in FieldPermission.objects.filter(role_id__in=role_ids, target=target).values_list(

@@ -11,7 +11,7 @@ only place its rule may live.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.http import Http404
@@ -34,6 +34,15 @@ SUBORDINATES_SQL = """
 NOTHING = Q(pk__in=[])
 
 
+def user_roles(user):
+    """The user's roles, read once per user object (the request's user): the data scope, field
+    permissions and limits all look at them."""
+    cached = user.__dict__.get("_crm_roles")
+    if cached is None:
+        cached = user.__dict__["_crm_roles"] = list(user.roles.all()) if user.pk else []
+    return cached
+
+
 def user_scopes(user):
     """The set of DataScope values the user holds (cached on the user object for the request)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -43,7 +52,7 @@ def user_scopes(user):
         if user.is_superuser:
             cached = frozenset({DataScope.ALL})
         else:
-            cached = frozenset(user.roles.values_list("data_scope", flat=True)) or frozenset({DataScope.SELF})
+            cached = frozenset(role.data_scope for role in user_roles(user)) or frozenset({DataScope.SELF})
         user._crm_scopes = cached
     return cached
 
@@ -65,28 +74,68 @@ def subordinates_subquery(user):
     return RawSQL(SUBORDINATES_SQL, [user.pk])
 
 
-def scope_filter(user, *, owner_field="owner", department_field="department"):
-    """A Q object selecting the rows ``user`` may see, for a model whose owner is ``owner_field``
-    and whose department is ``department_field`` (None: the owner's department)."""
+# Above this many subordinates the scope keeps the recursive query as a subquery instead of a list.
+INLINE_SUBORDINATES_LIMIT = 1000
+
+
+def subordinates_in(user, using="default"):
+    """``owner_id IN (…)`` operand for the user's subordinates: their ids, fetched first (one small
+    recursive query), or the recursive query itself for someone with very many. Inside a list's
+    query, ``OR owner_id IN (WITH RECURSIVE …)`` made PostgreSQL plan the page and the count
+    around a subplan it could not estimate; a list of ids is one index condition."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"{SUBORDINATES_SQL} LIMIT %s", [user.pk, INLINE_SUBORDINATES_LIMIT + 1])
+        ids = sorted(row[0] for row in cursor.fetchall())
+    if len(ids) > INLINE_SUBORDINATES_LIMIT:
+        return subordinates_subquery(user)
+    return ids
+
+
+def scope_arms(user, *, owner_field="owner", department_field="department"):
+    """The rows ``user`` may see as a list of Q objects whose OR is the scope — one per rule the
+    user holds (own and subordinates' rows, the department or its subtree) — or None for every
+    row (the "all" scope); [] for none. ``scope_filter`` is their OR; a count may also walk them
+    one by one, each by its own index (see ``customers.selectors.capped_count``)."""
     scopes = user_scopes(user)
     if not scopes:
-        return NOTHING
+        return []
     if DataScope.ALL in scopes:
-        return Q()
+        return None
     department_field = department_field or f"{owner_field}__department"
-    query = Q(**{f"{owner_field}_id": user.pk})
     if DataScope.SELF_AND_SUBORDINATES in scopes:
-        query |= Q(**{f"{owner_field}_id__in": subordinates_subquery(user)})
+        subordinates = subordinates_in(user)
+        if isinstance(subordinates, list):
+            arms = [Q(**{f"{owner_field}_id__in": [user.pk, *subordinates]})]
+        else:
+            arms = [Q(**{f"{owner_field}_id": user.pk}) | Q(**{f"{owner_field}_id__in": subordinates})]
+    else:
+        arms = [Q(**{f"{owner_field}_id": user.pk})]
     if user.department_id:
-        path = user.department.path  # select_related by the auth backend
+        path = user.department.path  # select_related by the authentication
         if DataScope.DEPARTMENT_TREE in scopes and _is_valid_path(path, user.department_id):
             subtree = Department.objects.filter(path__startswith=path).values("pk")
-            query |= Q(**{f"{department_field}_id__in": subtree})
+            arms.append(Q(**{f"{department_field}_id__in": subtree}))
         elif DataScope.DEPARTMENT in scopes or DataScope.DEPARTMENT_TREE in scopes:
             # A department whose path was never set (rows written around save()) must not widen
             # the subtree to everything: it falls back to its own department only.
-            query |= Q(**{f"{department_field}_id": user.department_id})
+            arms.append(Q(**{f"{department_field}_id": user.department_id}))
+    return arms
+
+
+def any_of(arms):
+    """The OR of ``scope_arms``: Q() for None (everything), NOTHING for []."""
+    if arms is None:
+        return Q()
+    query = NOTHING
+    for index, arm in enumerate(arms):
+        query = arm if index == 0 else query | arm
     return query
+
+
+def scope_filter(user, *, owner_field="owner", department_field="department"):
+    """A Q object selecting the rows ``user`` may see, for a model whose owner is ``owner_field``
+    and whose department is ``department_field`` (None: the owner's department)."""
+    return any_of(scope_arms(user, owner_field=owner_field, department_field=department_field))
 
 
 def _is_valid_path(path, department_id):

@@ -67,6 +67,19 @@ def team_member_q(member_model, user, *, access=TeamAccess.READ, prefix=""):
     member, WRITE for read-write members). One semi-join on the (user, permission, object) index."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Q(pk__in=[])
+    # Once per user object (the request's user), like its scopes and permissions: a list reads
+    # the scope for its rows and again for its count. team_member_set/remove forget it.
+    cache = user.__dict__.setdefault(TEAM_CACHE, {})
+    key = (member_model, access, prefix)
+    if key not in cache:
+        cache[key] = _team_member_q(member_model, user, access=access, prefix=prefix)
+    return cache[key]
+
+
+TEAM_CACHE = "_crm_team_q"
+
+
+def _team_member_q(member_model, user, *, access, prefix):
     shared = member_model.objects.active().filter(user_id=user.pk, permission__codename=_codename(member_model, access))
     # Fetched first as a list (one small query): ``owner = me OR pk IN (1, 2, 3)`` lets PostgreSQL
     # combine two index scans, where ``OR pk IN (subquery)`` made it read the whole table (a
@@ -127,6 +140,7 @@ def team_member_set(member_model, *, obj, member, access, expires_at=None, grant
         raise DomainError(_("该员工已停用，不能加入团队。"), fields={"user": [_("该员工已停用。")]})
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError(_("有效期必须晚于当前时间。"), fields={"expires_at": [_("有效期必须晚于当前时间。")]})
+    member.__dict__.pop(TEAM_CACHE, None)
     member_model.objects.filter(content_object=obj, user=member).delete()
     accesses = [TeamAccess.READ] + ([TeamAccess.WRITE] if access == TeamAccess.WRITE else [])
     member_model.objects.bulk_create(
@@ -143,6 +157,7 @@ def team_member_set(member_model, *, obj, member, access, expires_at=None, grant
 
 def team_member_remove(member_model, *, obj, member):
     """Remove ``member`` from ``obj``'s team; the number of permission rows removed."""
+    member.__dict__.pop(TEAM_CACHE, None)
     deleted, _counts = member_model.objects.filter(content_object=obj, user=member).delete()
     return deleted
 

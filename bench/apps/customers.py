@@ -127,7 +127,21 @@ def _credit_code(rng):
     return body + USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-@generator("customers", after=["staff"], tables=CUSTOMER_TABLES, version=1)
+# The owned-customer limit per role (SPEC §2.2, default 200): this company's reps each hold about
+# 2,600 customers (500,000 over ~190 owners), so its roles carry a limit that fits — else every
+# create (and claim, transfer) is refused with "拥有客户已达上限".
+MAX_OWNED = 100_000
+
+
+def owner_limits():
+    from pool.models import RoleLimit
+    from staff.models import Role
+
+    for role in Role.objects.all():
+        RoleLimit.objects.update_or_create(role=role, defaults={"max_owned": MAX_OWNED})
+
+
+@generator("customers", after=["staff"], tables=CUSTOMER_TABLES, version=2)
 def customers(load):
     from django.contrib.auth.models import Permission
 
@@ -135,6 +149,7 @@ def customers(load):
     from customers.services import SEARCH_REFRESH_SQL
 
     rng = random.Random("customers")
+    owner_limits()
     tags = [Tag.objects.create(name=name, color=color).pk for name, color in TAGS]
     sources = [Source.objects.create(name=name, order=i).pk for i, name in enumerate(SOURCES)]
     industries = [Industry.objects.create(name=name, order=i).pk for i, name in enumerate(INDUSTRIES)]

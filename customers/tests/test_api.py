@@ -4,6 +4,7 @@ permissions, team members, optimistic locking, history, recycle bin, transfer, s
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -545,6 +546,20 @@ def test_search_ranks_name_matches_first(org, client_for):
     assert [row["id"] for row in rows] == [exact.pk, prefix.pk, contact_only.pk]
 
 
+def test_search_counts_its_matches_on_every_page_capped_alike(org, client_for, settings):
+    for index in range(3):
+        make_customer(org.east_rep, name=f"华为{index}号")
+    make_customer(org.north_other, name="华为北方")  # out of scope
+    client = client_for(org.east_rep)
+    first = client.get(LIST, {"q": "华为", "page_size": 2}).json()
+    second = client.get(first["next"]).json()
+    assert (first["count"], first["count_capped"]) == (second["count"], second["count_capped"]) == (3, False)
+    settings.LIST_COUNT_LIMIT = 2
+    body = client.get(LIST, {"q": "华为", "page_size": 2}).json()
+    assert (body["count"], body["count_capped"]) == (2, True)
+    assert client.get(LIST, {"q": "没有这个"}).json()["count"] == 0
+
+
 def test_search_is_scoped(org, client_for):
     make_customer(org.north_other, name="华为北方")
     assert client_for(org.east_rep).get(LIST, {"q": "华为"}).json()["results"] == []
@@ -631,3 +646,55 @@ def test_history_has_readable_values_beside_raw_ones(org, client_for, owned, cus
     assert (changes["level"]["new"], changes["level"]["new_display"]) == (level.pk, "A 重点客户")
     assert changes["custom_fields.vip"]["new_display"] == "是"
     assert changes["custom_fields.budget"]["label"] == "预算"
+
+
+def test_pages_walked_rule_by_rule_are_the_scope_in_order(org, client_for):
+    # given: a department manager's own, department's and shared customers (and others'), with
+    # equal update times among them, so pages break ties by id
+    manager = org.east_manager
+    mine = [CustomerFactory(owner=manager) for _ in range(3)]
+    department = [CustomerFactory(owner=org.east_rep) for _ in range(4)]
+    elsewhere = CustomerFactory(owner=org.north_rep)
+    shared = CustomerFactory(owner=org.s2_rep)
+    CustomerTeamMember.objects.create(
+        content_object=shared,
+        user=manager,
+        permission=Permission.objects.get(codename="view_customer", content_type__app_label="customers"),
+    )
+    moment = timezone.now()
+    for index, customer in enumerate([*mine, *department, elsewhere, shared]):
+        Customer.objects.filter(pk=customer.pk).update(updated_at=moment - timedelta(minutes=index // 2))
+    expected = sorted(
+        Customer.objects.filter(pk__in=[c.pk for c in [*mine, *department, shared]]).values_list("updated_at", "pk"),
+        reverse=True,
+    )
+    client = client_for(manager)
+
+    # when: the list is read forward two rows at a time, then back from the last page
+    forward, url, counts = [], LIST + "?page_size=2", set()
+    while url:
+        body = client.get(url).json()
+        forward.extend(row["id"] for row in body["results"])
+        counts.add(body["count"])
+        last, url = body, body["next"]
+    backward, url = [], last["previous"]
+    while url:
+        body = client.get(url).json()
+        backward[:0] = [row["id"] for row in body["results"]]
+        url = body["previous"]
+
+    # then
+    assert forward == [pk for _at, pk in expected]
+    assert backward + [row["id"] for row in last["results"]] == forward
+    assert counts == {len(expected)}
+
+
+def test_a_list_without_filters_skips_the_filter_set_but_keeps_ordering_and_filters_when_asked(org, client_for):
+    older, newer = CustomerFactory(owner=org.east_rep), CustomerFactory(owner=org.east_rep)
+    Customer.objects.filter(pk=older.pk).update(updated_at=timezone.now() - timedelta(days=2))
+    client = client_for(org.east_rep)
+    assert [row["id"] for row in client.get(LIST).json()["results"]] == [newer.pk, older.pk]
+    assert [row["id"] for row in client.get(LIST, {"ordering": "id"}).json()["results"]] == [older.pk, newer.pk]
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert [row["id"] for row in client.get(LIST, {"updated_since": since}).json()["results"]] == [newer.pk]
+    assert client.get(LIST, {"level": 999999}).status_code == 400  # a filter's input is still validated

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from crm.tests.test_scope_properties import build, expected_visible, org_specs
 from customers.models import Contact, Customer, CustomerTeamMember
+from customers.selectors import customer_capped_count
 from staff.models import User
 from staff.teams import TeamAccess, team_member_set
 
@@ -78,6 +79,12 @@ def test_customer_visibility_matches_the_rules(case):
             want = expected(spec, shares, deleted, viewer)
             seen = {index_of[pk] for pk in Customer.objects.visible_to(fresh).values_list("pk", flat=True)}
             assert seen == want, (viewer, spec, shares, deleted)
+            # The list's count walks the scope rule by rule: the same rows, capped alike.
+            visible = Customer.objects.visible_to(fresh)
+            assert customer_capped_count(visible, user=fresh) == (len(want), False)
+            assert customer_capped_count(visible, user=fresh, limit=2) == (
+                (2, True) if len(want) > 2 else (len(want), False)
+            )
             contacts = {index_of[pk] for pk in Contact.objects.visible_to(fresh).values_list("customer_id", flat=True)}
             assert contacts == want
         transaction.set_rollback(True)
@@ -121,6 +128,7 @@ def test_api_list_and_detail_match_the_rules(case):
             listed = {index_of[row["id"]] for row in response.json()["results"]}
             want = expected(spec, shares, deleted, viewer)
             assert listed == want, (viewer, spec, shares, deleted)
+            assert response.json()["count"] == len(want)
             for index, customer in enumerate(customers):
                 status = client.get(reverse("api:customer-detail", args=[customer.pk])).status_code
                 assert status == (200 if index in want else 404), (viewer, index)
