@@ -55,7 +55,10 @@ MERGE_MOVERS = {}
 OWNER_LIMIT_CHECKS = {}
 
 
-def _check_owner_limits(*, owner, customers):
+def customer_owner_limits_check(*, owner, customers):
+    """Refuse (DomainError) if ``owner`` taking ``customers`` — rows, unsaved instances, or any
+    objects with ``owner_id`` and ``deal_status`` — would pass a registered limit (the pool's
+    "拥有客户已达上限"). Create, transfer and the importer call it."""
     customers = [customer for customer in customers if customer.owner_id != owner.pk]
     if customers:
         for check in OWNER_LIMIT_CHECKS.values():
@@ -274,7 +277,7 @@ def customer_create(*, user, data, owner=None, force=False, check_duplicates=Tru
     customer = form.save(commit=False)
     forced = _check_duplicates(user=user, customer=customer, force=force) if check_duplicates else []
     owner = owner or user
-    _check_owner_limits(owner=owner, customers=[customer])
+    customer_owner_limits_check(owner=owner, customers=[customer])
     customer.owner = owner
     customer.department_id = owner.department_id
     customer.created_by = user
@@ -445,7 +448,7 @@ def customer_transfer(*, user, customers, to_owner, reason, request=None, option
     if len(rows) != len(ids):
         raise DomainError(_("部分客户不存在或您无权转移。"), code="not_found", status=404)
     before = {row.pk: row.owner_id for row in rows}
-    _check_owner_limits(owner=to_owner, customers=rows)
+    customer_owner_limits_check(owner=to_owner, customers=rows)
     for row in rows:
         row.owner = to_owner
         row.department_id = to_owner.department_id

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
+from types import SimpleNamespace
 
 from django.core.cache import cache
 from django.core.files.base import ContentFile, File
@@ -28,6 +29,7 @@ from crm.validators import normalize_cn_mobile, normalize_credit_code
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.duplicates import normalize_company_name
+from customers.models import DealStatus
 from customers.services import BULK_BATCH_SIZE, FORCE_DUPLICATE_PERMISSION, BulkRowsInvalid, RecordValidator
 from imports import files, matching
 from imports.columns import CUSTOMER_LINK, columns_for, match_header, resolve_regions
@@ -483,13 +485,11 @@ class RowChecker:
 
 def _ambiguous(checked, labels):
     if len(checked.matches) > 1:
-        ids = "、".join(f"#{getattr(match, 'customer_id', match)}" for match in checked.matches[:5])
+        # No ids: the matches come from the whole company, and an id outside the user's scope is
+        # already more than the duplicate check shows them (the 查重 page tells them who has it).
         column = labels.get("name", "")
         checked.errors.append(
-            (
-                column,
-                _("匹配到 %(n)s 条已有记录（%(ids)s），无法确定是哪一条。") % {"n": len(checked.matches), "ids": ids},
-            )
+            (column, _("匹配到 %(n)s 条已有记录，无法确定是哪一条，请先查重。") % {"n": len(checked.matches)})
         )
 
 
@@ -624,9 +624,12 @@ def import_commit_start(*, user, job, policy):
 
 
 def check_ownership_limits(*, user, owner, adding):
-    """The one place an import asks whether ``owner`` may take ``adding`` more customers (the
-    pool's ownership limits hook in here); raises DomainError to refuse the whole import."""
-    return None
+    """The one place an import asks whether ``owner`` may take ``adding`` more customers — the
+    same limits as a customer created by hand (the pool's "拥有客户已达上限"); DomainError refuses
+    the whole import. One stand-in object ``adding`` times: the checks read only the owner and
+    the deal status of what is added, and count it."""
+    new = SimpleNamespace(owner_id=None, deal_status=DealStatus.NONE)
+    customer_services.customer_owner_limits_check(owner=owner, customers=[new] * adding)
 
 
 def _commit_hook(job, batch_number):

@@ -112,3 +112,22 @@ def test_the_checked_rows_are_removed_once_committed(org, django_capture_on_comm
 
     assert job.status == ImportStatus.COMMITTED and not job.rows_file
     assert not default_storage.exists(stored)
+
+
+def test_an_import_past_the_owned_customer_limit_writes_nothing(org):
+    """SPEC §2.2: the owned-customer limit is checked on import too ("拥有客户已达上限")."""
+    from pool.models import PoolSettings
+
+    PoolSettings.objects.update_or_create(pk=1, defaults={"max_owned": 2})
+    make_customer(org.east_rep, name="已有客户")
+    job = upload_and_validate(
+        org.east_rep, xlsx([row("上海云帆科技有限公司", "13800138000"), row("北京明远贸易有限公司", "13800138001")])
+    )
+    job = commit(org.east_rep, job, "skip")
+    assert job.status == ImportStatus.VALIDATED
+    assert "拥有客户已达上限" in job.message
+    assert Customer.objects.count() == 1
+
+    PoolSettings.objects.filter(pk=1).update(max_owned=3)
+    job = commit(org.east_rep, upload_and_validate(org.east_rep, xlsx([row("上海云帆科技有限公司")])), "skip")
+    assert (job.status, job.counts["created"]) == (ImportStatus.COMMITTED, 1)

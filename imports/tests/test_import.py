@@ -352,3 +352,16 @@ def test_template_has_required_marks_drop_downs_an_example_and_the_users_fields(
     column = header.index("客户分级*") + 1
     assert [options.cell(row=r, column=column).value for r in (1, 2)] == ["金", "银"]
     assert options.sheet_state == "hidden"
+
+
+def test_a_row_matching_several_customers_names_no_ids(org):
+    """The matches come from the whole company: the error must not hand out the id of a
+    customer outside the importer's scope."""
+    mine = make_customer(org.east_rep, name="云帆科技（上海）有限公司")
+    theirs = make_customer(org.north_other, check=False, name="其他公司", mobile="13800138000")
+    row = ["上海云帆科技有限公司", "", "", "13800138000", "", "", "", "", "", "", "", ""]
+    job = upload_and_validate(org.east_rep, xlsx([row]))
+    [(_row, _column, message)] = errors_of(job)
+    assert "2 条已有记录" in message
+    assert f"#{theirs.pk}" not in message and str(theirs.pk) not in message.replace("2 条", "")
+    assert mine.pk
