@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from crm import regions
 from customers import selectors as customer_selectors
 from customers.custom_fields import definitions
+from customers.models import CustomerKind, DealStatus
 from customers.presenters import Presenter, custom_display
 from imports.models import Target
 from imports.workbooks import HEADER_FONT, neutralise
@@ -69,10 +70,16 @@ def _text(value):
     return value
 
 
-def _customer_record(customer):
+def _labels(choices):
+    """{value: label} of a TextChoices, translated once per export (get_FOO_display() rebuilds the
+    choices dict at every call: ~0.2 ms a row)."""
+    return {value: str(label) for value, label in choices}
+
+
+def _customer_record(customer, labels):
     return {
         "name": customer.name,
-        "kind": customer.get_kind_display(),
+        "kind": labels["kind"].get(customer.kind, customer.kind),
         "credit_code": customer.credit_code,
         "mobile": customer.mobile,
         "phone": customer.phone,
@@ -86,9 +93,9 @@ def _customer_record(customer):
         "district": regions.region_name(customer.district) or "",
         "address": customer.address,
         "website": customer.website,
-        "owner": str(customer.owner) if customer.owner else _("公海"),
+        "owner": str(customer.owner) if customer.owner else labels["pool"],
         "department": str(customer.department) if customer.department else "",
-        "deal_status": customer.get_deal_status_display(),
+        "deal_status": labels["deal_status"].get(customer.deal_status, customer.deal_status),
         "next_follow_up_at": customer.next_follow_up_at,
         "last_follow_up_at": customer.last_follow_up_at,
         "remark": customer.remark,
@@ -126,9 +133,10 @@ def plan(job, user):
         builtin = [(key, label) for key, label in CUSTOMER_COLUMNS if key not in hidden]
         queryset = customers
         sees_full = customer_selectors.sees_full_contact
+        labels = {"kind": _labels(CustomerKind.choices), "deal_status": _labels(DealStatus.choices), "pool": _("公海")}
 
         def record(customer):
-            return presenter.record(_customer_record(customer), full=sees_full(user=user, customer=customer))
+            return presenter.record(_customer_record(customer, labels), full=sees_full(user=user, customer=customer))
     else:
         builtin = [(key, label) for key, label in CONTACT_COLUMNS if key not in hidden]
         queryset = customer_selectors.contact_list(user=user).filter(

@@ -7,6 +7,7 @@ The upload is made once per database and file version and kept in ``bench/result
 committed): its first run also spends ~1 minute writing it. Each job prints its phases (seconds,
 peak RSS so far) to stderr; the harness reports the whole child process."""
 
+import os
 import random
 import resource
 import sys
@@ -26,14 +27,28 @@ HEADER = [
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
+def _backend_cpu():
+    """CPU seconds of this process's PostgreSQL backend (Linux /proc; None elsewhere): on a busy
+    machine wall time says little, the two CPU figures say what the job itself costs."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _log(message):
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
-    print(
-        f"  {message} [process so far: CPU {cpu:.1f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MB]",
-        file=sys.stderr,
-        flush=True,
-    )
+    backend = _backend_cpu()
+    database = f", database backend CPU {backend:.1f} s" if backend is not None else ""
+    summary = f"[so far: process CPU {cpu:.1f} s{database}, peak RSS {usage.ru_maxrss / 1024:.0f} MB]"
+    print(f"  {message} {summary}", file=sys.stderr, flush=True)
 
 
 def _user():
