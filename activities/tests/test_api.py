@@ -135,8 +135,8 @@ def test_follow_up_list_filters_and_query_budget(org, client_for, customer, djan
     FollowUpFactory(customer=CustomerFactory(owner=org.north_other))
     client = client_for(org.east_rep)
     client.get(FOLLOW_UPS)  # warm the per-process caches (content types, permissions)
-    # user with its department, its permissions (own and roles' in one), roles, team-member ids;
-    # count, page, attachments — the same for 1 row or 50
+    # user with its department, its permissions (one query), roles, team-member ids; count, page,
+    # attachments — the same for 1 row or 50
     with django_assert_num_queries(7):
         response = client.get(FOLLOW_UPS, {"page_size": 50})
     assert response.json()["count"] == 25
@@ -221,8 +221,8 @@ def test_task_list_query_budget(org, client_for, django_assert_num_queries):
         TaskFactory(assignee=org.east_rep, customer=customer if n % 2 else None)
     client = client_for(org.east_rep)
     client.get(TASKS)
-    # user, its two permission sets, roles, department, team-member ids; count, page
-    with django_assert_num_queries(8):
+    # user with its department, its permissions (one query), roles, team-member ids; count, page
+    with django_assert_num_queries(6):
         response = client.get(TASKS, {"page_size": 50})
     assert response.json()["count"] == 25
 

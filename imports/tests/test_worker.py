@@ -19,6 +19,7 @@ from customers.models import Customer
 from imports import services
 from imports.models import ExportJob, ImportJob
 from imports.tests.helpers import xlsx, xlsx_bytes
+from pool.models import RoleLimit
 from staff.models import DataScope, Role
 from staff.services import user_create
 from staff.tests.factories import DepartmentFactory
@@ -81,6 +82,9 @@ def rep():
         department=DepartmentFactory(name="华东组"),
     )  # fmt: skip
     user.roles.set([role])
+    # This rep imports a few hundred rows: their role's owned-customer limit fits (the default 200
+    # refuses the import — imports/tests/test_commit.py shows it).
+    RoleLimit.objects.create(role=role, max_owned=10_000)
     return user
 
 
