@@ -187,7 +187,7 @@ def test_open_deals_follow_a_transfer_when_asked(org, customer):
     assert open_deal.owner == org.east_rep  # not asked
 
     customer_services.customer_transfer(
-        user=org.south_rep,
+        user=org.ceo,  # the deal's owner (east_rep) is in the transferrer's scope
         customers=[customer],
         to_owner=org.north_other,
         reason="调岗",
