@@ -77,7 +77,7 @@ def test_login_by_mobile_switch_language_and_log_out(liuyang, browser, live_serv
     # then: the same page in English
     expect(page.get_by_role("heading", name="Workbench", level=1)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    for label in ["Customers", "Public pool", "Opportunities", "Contracts", "To-dos", "Reports", "Settings"]:
+    for label in ["Customers", "Public pool", "Deals", "Contracts", "Tasks", "Reports", "Settings"]:
         expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
 
     # when: they log out from the user menu
