@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "notifications",
     "activities",
     "opportunities",
+    "contracts",
     "imports",
 ]
 
@@ -411,3 +412,6 @@ NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default
 # Holders of "view full contact details" who are neither owner nor team member see numbers
 # masked until they press 查看完整号码 (audit-logged). Off: they see them in full everywhere.
 CONTACT_REVEAL_REQUIRED = env.bool("CONTACT_REVEAL_REQUIRED", default=True)
+
+# Contracts: the number prefix (HT + YYYYMMDD + 6-digit daily sequence, e.g. HT20261122000001).
+CONTRACT_NUMBER_PREFIX = env.str("CONTRACT_NUMBER_PREFIX", default="HT")
