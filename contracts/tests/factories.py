@@ -2,6 +2,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from contracts.models import (
     Contract,
@@ -43,7 +44,7 @@ class ContractFactory(factory.django.DjangoModelFactory):
     customer = factory.LazyAttribute(lambda o: CustomerFactory(owner=o.owner, department=o.department))
     total = Decimal("10000.00")
     status = ContractStatus.DRAFT
-    signed_date = factory.LazyFunction(datetime.date.today)
+    signed_date = factory.LazyFunction(timezone.localdate)
     start_date = factory.LazyAttribute(lambda o: o.signed_date)
     end_date = factory.LazyAttribute(lambda o: o.signed_date and o.signed_date + datetime.timedelta(days=364))
 
@@ -68,7 +69,7 @@ class PaymentPlanFactory(factory.django.DjangoModelFactory):
 
     contract = factory.SubFactory(ContractFactory)
     number = factory.Sequence(lambda n: n + 1)
-    due_date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=30))
+    due_date = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
     amount = factory.LazyAttribute(lambda o: o.contract.total)
 
 
@@ -78,7 +79,7 @@ class PaymentFactory(factory.django.DjangoModelFactory):
 
     contract = factory.SubFactory(ContractFactory, status=ContractStatus.APPROVED)
     amount = Decimal("1000.00")
-    date = factory.LazyFunction(datetime.date.today)
+    date = factory.LazyFunction(timezone.localdate)
     method = PaymentMethod.WIRE
 
 
