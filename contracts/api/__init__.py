@@ -1,0 +1,1 @@
+"""The contracts app API: one module per part (contracts and products; payments, invoices, receivables)."""

@@ -1,0 +1,1 @@
+"""Reads on contracts, payments and invoices: scoped querysets and SQL aggregates, one module per part."""

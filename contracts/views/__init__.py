@@ -1,0 +1,1 @@
+"""Server-rendered pages of the contracts app, one module per part."""
