@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy
 from customers.models import Customer, DealStatus
 from pool import registry
 from pool.models import CustomerPoolState, Pool, PoolEvent, PoolEventKind, PoolSettings, RoleLimit
-from staff.models import DataScope, Department, User
-from staff.scope import subordinates_subquery, user_scopes
+from staff.models import Department, User
+from staff.scope import scope_filter
 
 CLAIM_PERMISSION = "pool.claim_customer"
 ASSIGN_PERMISSION = "pool.assign_customer"
@@ -150,17 +150,8 @@ def assignable_users(*, user, pool):
         return active.filter(department__in=served.values("pk"))
     if not user.has_perm(ASSIGN_PERMISSION):
         return User.objects.none()
-    scopes = user_scopes(user)
-    if DataScope.ALL in scopes:
-        return active
-    query = Q(pk=user.pk)
-    if DataScope.SELF_AND_SUBORDINATES in scopes:
-        query |= Q(pk__in=subordinates_subquery(user))
-    if user.department_id and DataScope.DEPARTMENT_TREE in scopes:
-        query |= Q(department__in=Department.objects.subtree_of(user.department).values("pk"))
-    elif user.department_id and DataScope.DEPARTMENT in scopes:
-        query |= Q(department_id=user.department_id)
-    return active.filter(query)
+    # The staff in the manager's data scope: the one scope rule (staff.scope), users as rows.
+    return active.filter(scope_filter(user, owner_field="pk"))
 
 
 def can_assign(*, user, pool):

@@ -102,14 +102,16 @@ def scope_arms(user, *, owner_field="owner", department_field="department"):
     if DataScope.ALL in scopes:
         return None
     department_field = department_field or f"{owner_field}__department"
+    # "pk": the rows are users themselves (whom a manager may assign to).
+    owner = "pk" if owner_field == "pk" else f"{owner_field}_id"
     if DataScope.SELF_AND_SUBORDINATES in scopes:
         subordinates = subordinates_in(user)
         if isinstance(subordinates, list):
-            arms = [Q(**{f"{owner_field}_id__in": [user.pk, *subordinates]})]
+            arms = [Q(**{f"{owner}__in": [user.pk, *subordinates]})]
         else:
-            arms = [Q(**{f"{owner_field}_id": user.pk}) | Q(**{f"{owner_field}_id__in": subordinates})]
+            arms = [Q(**{owner: user.pk}) | Q(**{f"{owner}__in": subordinates})]
     else:
-        arms = [Q(**{f"{owner_field}_id": user.pk})]
+        arms = [Q(**{owner: user.pk})]
     if user.department_id:
         path = user.department.path  # select_related by the authentication
         if DataScope.DEPARTMENT_TREE in scopes and _is_valid_path(path, user.department_id):
@@ -134,7 +136,8 @@ def any_of(arms):
 
 def scope_filter(user, *, owner_field="owner", department_field="department"):
     """A Q object selecting the rows ``user`` may see, for a model whose owner is ``owner_field``
-    and whose department is ``department_field`` (None: the owner's department)."""
+    and whose department is ``department_field`` (None: the owner's department). On the User
+    model itself, ``owner_field="pk"`` selects the staff in the user's scope."""
     return any_of(scope_arms(user, owner_field=owner_field, department_field=department_field))
 
 

@@ -13,6 +13,7 @@ from customers.tests.factories import CustomerFactory, make_customer
 from pool import selectors, services
 from pool.models import CustomerPoolState, PoolEvent, PoolEventKind, PoolSettings, RoleLimit
 from pool.tests.factories import company_pool, in_pool, owned
+from staff.models import Department, User
 
 
 @pytest.fixture
@@ -240,3 +241,25 @@ def test_a_customer_going_to_the_pool_loses_its_team(org, pool):
 
     visible = set(Customer.objects.visible_to(org.north_rep).values_list("pk", flat=True))
     assert visible == {kept.pk}
+
+
+@pytest.mark.parametrize("who", ["ceo", "s1_director", "east_manager", "east_lead", "east_rep", "north_rep", "s2_rep"])
+def test_a_manager_may_assign_to_exactly_the_staff_in_their_data_scope(org, pool, who):
+    """The one scope rule (staff.scope) with users as rows: whom a manager may assign to are the
+    active staff whose own customers they could see."""
+    user = getattr(org, who)
+    expected = {
+        staff.pk
+        for staff in User.objects.filter(is_active=True)
+        if Customer.objects.visible_to(user).filter(pk=owned(staff).pk).exists()
+    }
+    assert set(selectors.assignable_users(user=user, pool=pool).values_list("pk", flat=True)) == expected
+
+
+def test_assignable_staff_do_not_widen_to_everyone_when_a_department_path_is_broken(org, pool):
+    director = org.s1_director
+    Department.objects.filter(pk=director.department_id).update(path="")  # written around save()
+    director.department.refresh_from_db()
+    assignable = set(selectors.assignable_users(user=director, pool=pool))
+    assert org.north_rep not in assignable and org.east_rep not in assignable  # no subtree, no "all"
+    assert director in assignable
