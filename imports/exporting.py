@@ -9,15 +9,15 @@ from django.core.files import File
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from crm import regions
+from crm.xlsx import XlsxWriter
 from customers import selectors as customer_selectors
 from customers.custom_fields import definitions
 from customers.models import CustomerKind, DealStatus
 from customers.presenters import Presenter, custom_display
 from imports.models import Target
-from imports.workbooks import HEADER_FONT, neutralise
+from imports.workbooks import neutralise
 
 CUSTOMER_COLUMNS = [
     ("name", _("客户名称")),
@@ -170,22 +170,12 @@ def write(job, user, *, progress):
     written = 0
     with tempfile.TemporaryFile() as handle:
         if job.file_format == "xlsx":
-            workbook = Workbook(write_only=True)
-            sheet = workbook.create_sheet(_("客户") if job.target == Target.CUSTOMER else _("联系人"))
-            from openpyxl.cell import WriteOnlyCell
-
-            heading = []
-            for text in headers:
-                cell = WriteOnlyCell(sheet, value=text)
-                cell.font = HEADER_FONT
-                heading.append(cell)
-            sheet.append(heading)
-            for rows in _keyset(queryset, EXPORT_BATCH_ROWS):
-                for obj in rows:
-                    sheet.append(to_row(obj))
-                written += len(rows)
-                progress(written, max(total, written))
-            workbook.save(handle)
+            name = _("客户") if job.target == Target.CUSTOMER else _("联系人")
+            with XlsxWriter(handle, sheet_name=name, headers=headers) as sheet:
+                for rows in _keyset(queryset, EXPORT_BATCH_ROWS):
+                    sheet.write_rows(to_row(obj) for obj in rows)
+                    written += len(rows)
+                    progress(written, max(total, written))
         else:
             text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
             writer = csv.writer(text)
