@@ -10,7 +10,7 @@ approval are the approvals module's actions."""
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -125,6 +125,15 @@ class ContractLineWriteSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(ContractLineWriteSerializer(many=True))
+class LinesField(serializers.ListField):
+    """The lines as a list of objects (shape: ContractLineWriteSerializer). They are validated
+    line by line by the service, whose errors come back as a list aligned with the lines:
+    ``fields.lines = [{}, {"quantity": [...]}, …]``."""
+
+    child = serializers.DictField()
+
+
 class ContractWriteSerializer(serializers.Serializer):
     """Input of create and partial update. ``lines`` replace the lines as a whole when given;
     ``total`` is not an input (computed by the server)."""
@@ -132,7 +141,7 @@ class ContractWriteSerializer(serializers.Serializer):
     customer = serializers.IntegerField(required=False)
     opportunity = serializers.IntegerField(required=False, allow_null=True)
     title = serializers.CharField(max_length=200, required=False)
-    lines = ContractLineWriteSerializer(many=True, required=False, max_length=500)
+    lines = LinesField(required=False, max_length=500)
     signed_date = serializers.DateField(required=False, allow_null=True)
     start_date = serializers.DateField(required=False, allow_null=True)
     end_date = serializers.DateField(required=False, allow_null=True)

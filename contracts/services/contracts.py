@@ -6,6 +6,7 @@ Money: a line's subtotal is quantity × unit price × (1 − discount rate), rou
 up; the contract's total is the sum of its lines' subtotals. Both are computed here, never taken
 from the client."""
 
+import calendar
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -384,12 +385,33 @@ def contract_void(*, user, contract, version=None, request=None):
 # --- renewals and drafts from deals -------------------------------------------------------------
 
 
+def _add_months(day, months):
+    """``day`` moved by whole calendar months, clamped to the month's last day (Jan 31 + 1 → Feb 28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return datetime.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _term_months(start, end):
+    """N when the term start..end is exactly N whole calendar months (end + 1 day = start + N
+    months), else None."""
+    after = end + datetime.timedelta(days=1)
+    months = (after.year - start.year) * 12 + after.month - start.month
+    if months >= 1 and _add_months(start, months) == after:
+        return months
+    return None
+
+
 def _shifted_dates(contract):
-    """The next term: it starts the day after this one ends and lasts as long (same number of
-    days); None when this contract has no start or end date."""
+    """The next term: it starts the day after this one ends and lasts as long — the same number
+    of whole months when this term is whole months (a year stays a year across a leap day, a
+    half-year ends on the 31st), else the same number of days. (None, None) without dates."""
     if not contract.start_date or not contract.end_date:
         return None, None
     start = contract.end_date + datetime.timedelta(days=1)
+    months = _term_months(contract.start_date, contract.end_date)
+    if months is not None:
+        return start, _add_months(start, months) - datetime.timedelta(days=1)
     return start, start + (contract.end_date - contract.start_date)
 
 

@@ -398,12 +398,30 @@ def test_renew_drafts_the_next_term_with_the_same_lines(org):
     assert again.value.code == "already_renewed"
 
 
-def test_renewal_dates_keep_the_length_of_a_short_term(org):
-    old = ContractFactory(
-        owner=org.east_rep, status=S.COMPLETED, start_date=datetime.date(2026, 2, 10), end_date=datetime.date(2026, 3, 9)
-    )
+@pytest.mark.parametrize(
+    ("start", "end", "next_start", "next_end"),
+    [
+        # whole months: the same number of months
+        ("2026-02-10", "2026-03-09", "2026-03-10", "2026-04-09"),
+        ("2026-01-01", "2026-06-30", "2026-07-01", "2026-12-31"),
+        ("2027-01-01", "2027-12-31", "2028-01-01", "2028-12-31"),  # a year stays a year across 29 Feb
+        ("2027-03-01", "2028-02-29", "2028-03-01", "2029-02-28"),
+        # anything else: the same number of days
+        ("2026-01-01", "2026-01-10", "2026-01-11", "2026-01-20"),
+        ("2026-05-05", "2026-05-05", "2026-05-06", "2026-05-06"),
+    ],
+)
+def test_renewal_dates_keep_the_terms_length(org, start, end, next_start, next_end):
+    iso = datetime.date.fromisoformat
+    old = ContractFactory(owner=org.east_rep, status=S.COMPLETED, start_date=iso(start), end_date=iso(end))
     renewal = services.contract_renew(user=org.east_rep, contract=old)
-    assert (renewal.start_date, renewal.end_date) == (datetime.date(2026, 3, 10), datetime.date(2026, 4, 6))
+    assert (renewal.start_date, renewal.end_date) == (iso(next_start), iso(next_end))
+
+
+def test_a_renewal_without_dates_has_none(org):
+    old = ContractFactory(owner=org.east_rep, status=S.ACTIVE, start_date=None, end_date=None)
+    renewal = services.contract_renew(user=org.east_rep, contract=old)
+    assert (renewal.start_date, renewal.end_date) == (None, None)
 
 
 @pytest.mark.parametrize("status", [S.DRAFT, S.PENDING, S.REJECTED, S.WITHDRAWN, S.TERMINATED, S.VOID])
