@@ -90,7 +90,27 @@ class ContractForm(forms.ModelForm):
         current_owner = getattr(self.instance, "owner_id", None)
         self.fields["owner"].queryset = User.objects.filter(Q(is_active=True) | Q(pk=current_owner))
         self.fields["owner"].error_messages["invalid_choice"] = _("该员工不存在或已停用。")
+        self._narrow_choices()
         _styled(self)
+
+    def chosen_customer_id(self):
+        """The customer this form is about (posted, initial or the contract's), or None."""
+        if self.is_bound:
+            raw = self.data.get("customer")
+        else:
+            raw = self.initial.get("customer") or getattr(self.instance, "customer_id", None)
+        raw = getattr(raw, "pk", raw)
+        return int(raw) if raw is not None and str(raw).isdigit() else None
+
+    def _narrow_choices(self):
+        """The deal and signatory pickers offer only the chosen customer's deals and contacts (the
+        page reloads them when the customer changes); validation still runs on every row the user
+        sees, so a wrong pick gets the clear "not this customer's" message."""
+        customer_id = self.chosen_customer_id()
+        for name in ("opportunity", "signatory"):
+            field = self.fields[name]
+            rows = field.queryset.filter(customer_id=customer_id) if customer_id else field.queryset.none()
+            field.widget.choices = [("", field.empty_label), *((row.pk, str(row)) for row in rows.order_by("-pk")[:200])]
 
     def clean_title(self):
         title = (self.cleaned_data.get("title") or "").strip()

@@ -7,6 +7,7 @@ app_name = "contracts"
 urlpatterns = [
     path("", views.contract_list, name="list"),
     path("new/", views.contract_create, name="create"),
+    path("customer-fields/", views.customer_fields, name="customer_fields"),
     path("<int:pk>/", views.contract_detail, name="detail"),
     path("<int:pk>/edit/", views.contract_edit, name="edit"),
     path("<int:pk>/delete/", views.contract_remove, name="delete"),

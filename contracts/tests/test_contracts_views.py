@@ -240,3 +240,21 @@ def test_the_deal_page_offers_a_contract_draft(org, client, customer):
     client = logged_in(client, org.east_rep)
     assert f"{NEW}?opportunity={won.pk}" in text(client.get(reverse("opportunities:detail", args=[won.pk])))
     assert "draft-contract" not in text(client.get(reverse("opportunities:detail", args=[lost.pk])))
+
+
+def test_the_deal_and_signatory_pickers_follow_the_chosen_customer(org, client, customer):
+    ContactFactory(customer=customer, name="王经理")
+    OpportunityFactory(owner=org.east_rep, customer=customer, title="本客户商机")
+    other = make_customer(org.east_rep, name="别家有限公司")
+    ContactFactory(customer=other, name="李总")
+    OpportunityFactory(owner=org.east_rep, customer=other, title="别家商机")
+    theirs = make_customer(org.north_other, name="北方有限公司")
+    ContactFactory(customer=theirs, name="赵总")
+    client = logged_in(client, org.east_rep)
+
+    fields = text(client.get(url("customer_fields"), {"customer": customer.pk}))
+    assert "王经理" in fields and "本客户商机" in fields
+    assert "李总" not in fields and "别家商机" not in fields
+    assert "赵总" not in text(client.get(url("customer_fields"), {"customer": theirs.pk}))
+    blank = text(client.get(NEW))
+    assert "王经理" not in blank and "李总" not in blank  # no customer chosen yet: nothing to pick

@@ -240,6 +240,15 @@ def contract_edit(request, pk):
     return render(request, "contracts/form.html", context)
 
 
+@login_required
+@permission_required("contracts.add_contract", raise_exception=True)
+@require_GET
+def customer_fields(request):
+    """htmx: the deal and signatory pickers for the customer just chosen in the form."""
+    form = ContractForm(initial={"customer": request.GET.get("customer", "")}, user=request.user)
+    return render(request, "contracts/partials/_customer_fields.html", {"form": form})
+
+
 # --- detail and actions -------------------------------------------------------------------------
 
 
