@@ -110,7 +110,10 @@ class ContractForm(forms.ModelForm):
         for name in ("opportunity", "signatory"):
             field = self.fields[name]
             rows = field.queryset.filter(customer_id=customer_id) if customer_id else field.queryset.none()
-            field.widget.choices = [("", field.empty_label), *((row.pk, str(row)) for row in rows.order_by("-pk")[:200])]
+            field.widget.choices = [
+                ("", field.empty_label),
+                *((row.pk, str(row)) for row in rows.order_by("-pk")[:200]),
+            ]
 
     def clean_title(self):
         title = (self.cleaned_data.get("title") or "").strip()

@@ -264,7 +264,9 @@ def test_update_replaces_the_lines_and_recomputes_the_total(org, customer, produ
 def test_a_stale_version_is_409_and_writes_nothing(org, customer):
     contract = create(org.east_rep, customer)
     with pytest.raises(ConflictError):
-        services.contract_update(user=org.east_rep, contract=contract, version=contract.version + 5, data={"title": "x"})
+        services.contract_update(
+            user=org.east_rep, contract=contract, version=contract.version + 5, data={"title": "x"}
+        )
     contract.refresh_from_db()
     assert contract.title == "年度服务合同"
 
@@ -273,7 +275,9 @@ def test_a_stale_version_is_409_and_writes_nothing(org, customer):
 def test_a_contract_is_read_only_outside_the_editable_statuses(org, status):
     contract = ContractFactory(owner=org.east_rep, status=status, title="原名")
     error = error_of(
-        lambda: services.contract_update(user=org.east_rep, contract=contract, version=contract.version, data={"title": "x"})
+        lambda: services.contract_update(
+            user=org.east_rep, contract=contract, version=contract.version, data={"title": "x"}
+        )
     )
     assert (error.status, error.code) == (400, "read_only")
     contract.refresh_from_db()
@@ -538,7 +542,9 @@ def test_the_timeline_shows_the_contracts_milestones_in_scope(org, customer):
         approved_at=contract.created_at + datetime.timedelta(hours=2),
     )
     hidden = ContractFactory(owner=org.north_other, customer=customer, number="HT20260101000010")
-    entries = [e for e in customer_selectors.customer_timeline(user=org.east_rep, customer=customer) if e["kind"] == "contract"]
+    entries = [
+        e for e in customer_selectors.customer_timeline(user=org.east_rep, customer=customer) if e["kind"] == "contract"
+    ]
     assert [e["title"] for e in entries] == ["合同审批通过", "合同提交审批", "新建合同"]
     assert all(e["contract"] == contract.pk and "HT20260101000009" in e["text"] for e in entries)
     assert all(e["contract"] != hidden.pk for e in entries)
