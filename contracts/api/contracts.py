@@ -7,6 +7,7 @@ State changes are actions: ``…/activate/``, ``…/complete/``, ``…/terminate
 ``…/renew/``; ``POST contracts/from-opportunity/`` drafts a contract from a deal. Submission and
 approval are the approvals module's actions."""
 
+from django.db.models import ProtectedError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -70,9 +71,13 @@ class ProductViewSet(ScopedModelViewSet):
         )
 
     def perform_destroy(self, product):
+        in_use = ConflictError(_("已有合同使用该产品，请改为停用。"), code="in_use")
         if ContractLine.objects.filter(product=product).exists():
-            raise ConflictError(_("已有合同使用该产品，请改为停用。"), code="in_use")
-        product.delete()
+            raise in_use
+        try:
+            product.delete()
+        except ProtectedError:  # a line added meanwhile
+            raise in_use from None
 
 
 # --- contracts ----------------------------------------------------------------------------------

@@ -213,9 +213,16 @@ def test_registered_panels_render_on_the_contract_page_in_order(org, client, mon
                 "contracts": [shown], "can_add": False}  # fmt: skip
 
     monkeypatch.setitem(views.CONTRACT_PANELS, "test.panel", panel)
+
+    def button(request, shown):
+        return {"template": "contracts/partials/_status.html", "placement": "actions"}
+
     monkeypatch.setitem(views.CONTRACT_PANELS, "test.none", lambda request, shown: None)
+    monkeypatch.setitem(views.CONTRACT_PANELS, "test.button", button)
     page = text(logged_in(client, org.east_rep).get(url("detail", contract.pk)))
     assert 'id="customer-contracts"' in page
+    actions = page[page.index('id="contract-actions"') : page.index('id="details"')]
+    assert "contract-status-draft" in actions  # the "actions" placement renders in the header bar
 
 
 # --- the customer's 360 page and the deal page --------------------------------------------------
@@ -258,3 +265,23 @@ def test_the_deal_and_signatory_pickers_follow_the_chosen_customer(org, client, 
     assert "赵总" not in text(client.get(url("customer_fields"), {"customer": theirs.pk}))
     blank = text(client.get(NEW))
     assert "王经理" not in blank and "李总" not in blank  # no customer chosen yet: nothing to pick
+
+
+def test_the_list_page_runs_a_fixed_number_of_queries(org, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in(client, org.ceo)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(LIST).status_code == 200
+        return len(captured)
+
+    for index in range(20):
+        ContractFactory(owner=[org.east_rep, org.north_other][index % 2])
+    client.get(LIST)
+    few = queries()
+    for index in range(25):
+        ContractFactory(owner=[org.east_rep, org.north_other][index % 2])
+    assert queries() == few

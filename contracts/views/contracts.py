@@ -31,11 +31,15 @@ LIST_PAGE_SIZE = 20
 LIST_FILTERS = ("q", "status", "owner", "department", "customer", "signed_after", "signed_before",
                 "amount_min", "amount_max")  # fmt: skip
 
-# Sections of the contract page that other parts add (approval history, payment plan, payments,
-# invoices…): callables (request, contract) -> {"template": ..., **context} or None, rendered in
-# registration order below the lines. Registered from AppConfig.ready(); each reads through its
-# own selectors (scope included). The template gets the dict as ``panel``.
+# Sections of the contract page that other parts add (approval history and buttons, payment plan,
+# payments, invoices…): callables (request, contract) -> {"template": ..., **context} or None,
+# rendered in registration order. Registered from AppConfig.ready(); each reads through its own
+# selectors (scope included). The template gets the dict as ``panel`` (and the page's ``contract``).
+# ``"placement"`` picks where: "main" (default: the right column, below the lines), "side" (the
+# left column, below the payment figures) or "actions" (inline in the header's button bar — e.g.
+# submit / approve / reject forms).
 CONTRACT_PANELS = {}
+PANEL_PLACEMENTS = ("main", "side", "actions")
 
 # The status actions of this page: action → (service, target status, button label, confirmation).
 ACTIONS = {
@@ -277,9 +281,20 @@ def contract_detail(request, pk):
             "can_delete": user.has_perm("contracts.delete_contract") and contract.status == ContractStatus.DRAFT,
             "can_renew": user.has_perm("contracts.add_contract") and contract.status in services.RENEWABLE_STATUSES,
             "renewals": selectors.contract_renewals(user=user, contract=contract),
-            "panels": [panel for source in CONTRACT_PANELS.values() if (panel := source(request, contract))],
+            "panels": _panels(request, contract),
         },
     )
+
+
+def _panels(request, contract):
+    """{placement: [panel, …]} of the registered panels that have something to show."""
+    placed = {placement: [] for placement in PANEL_PLACEMENTS}
+    for source in CONTRACT_PANELS.values():
+        panel = source(request, contract)
+        if panel:
+            placement = panel.get("placement", "main")
+            placed[placement if placement in placed else "main"].append(panel)
+    return placed
 
 
 @login_required
