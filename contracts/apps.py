@@ -5,3 +5,23 @@ from django.utils.translation import gettext_lazy as _
 class ContractsConfig(AppConfig):
     name = "contracts"
     verbose_name = _("合同与回款")
+
+    def ready(self):
+        # What follows a customer transfer or merge, the contracts on the 360 page and timeline, a
+        # won deal's offer to draft a contract, and the pool's exemption.
+        from contracts.selectors import contracts as selectors
+        from contracts.services import contracts as services
+        from contracts.views import contracts as views
+        from customers import selectors as customer_selectors
+        from customers import services as customer_services
+        from customers import views as customer_views
+        from opportunities import services as opportunity_services
+        from pool.registry import register_exemption
+
+        customer_services.TRANSFER_FOLLOWERS["contracts"] = services.contracts_follow_transfer
+        customer_services.MERGE_MOVERS["contracts"] = services.contracts_move_to_survivor
+        customer_selectors.TIMELINE_SOURCES["contracts"] = selectors.customer_timeline_entries
+        customer_views.DETAIL_PANELS["contracts"] = views.customer_panel
+        opportunity_services.DEAL_WON_HOOKS["contracts"] = services.deal_won_offer_contract
+        # A customer with a contract in force (approved or active) never returns to the pool.
+        register_exemption("contracts.active", selectors.ACTIVE_CONTRACT_SQL)

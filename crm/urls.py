@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("activities.urls")),
     path("notifications/", include("notifications.urls")),
     path("opportunities/", include("opportunities.urls")),
+    path("contracts/", include("contracts.urls")),
     path("imports/", include("imports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from activities.models import FollowUp, Task
+from contracts.tests.factories import ContractFactory
 from crm.tests.scopeapp.models import Note, NoteLink
 from customers.tests.factories import ContactFactory, CustomerFactory
 from opportunities.tests.factories import OpportunityFactory
@@ -93,6 +94,12 @@ def _make_task(owner, department):
 
 TASK = ScopeCase(list_route="api:task-list", detail_route="api:task-detail", make=_make_task, hides_unowned=True)
 
+CONTRACT = ScopeCase(
+    list_route="api:contract-list",
+    detail_route="api:contract-detail",
+    make=lambda owner, department: ContractFactory(owner=owner, department=department),
+)
+
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
     "test:test-note-detail": NOTE,
@@ -140,6 +147,16 @@ SCOPED_ROUTES = {
     "api:opportunity-board": OPPORTUNITY,
     "api:report-funnel": OPPORTUNITY,
     "api:report-forecast": OPPORTUNITY,
+    "api:contract-list": CONTRACT,
+    "api:contract-detail": CONTRACT,
+    # POST actions and the draft from a deal; their scope tests (404 outside scope, nothing
+    # written) are in contracts/tests/test_contracts_api.py.
+    "api:contract-activate": CONTRACT,
+    "api:contract-complete": CONTRACT,
+    "api:contract-terminate": CONTRACT,
+    "api:contract-void": CONTRACT,
+    "api:contract-renew": CONTRACT,
+    "api:contract-from-opportunity": CONTRACT,
 }
 
 UNSCOPED_ROUTES = {
@@ -190,6 +207,8 @@ UNSCOPED_ROUTES = {
     "api:stage-detail": "configuration (stages); no owned data",
     "api:lost-reason-list": "configuration list (lost reasons); no owned data",
     "api:lost-reason-detail": "configuration list (lost reasons); no owned data",
+    "api:product-list": "configuration (the product catalogue); no owned data",
+    "api:product-detail": "configuration (the product catalogue); no owned data",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).
