@@ -117,9 +117,13 @@ def test_amount_conditions_apply_before_department(aorg):
 
 
 def test_priority_decides_between_equally_specific_chains_and_inactive_chains_are_ignored(aorg):
-    make_chain(departments=[aorg.departments["east"]], priority=20, steps=[{"kind": StepKind.USERS, "users": [aorg.s2_rep]}])
     make_chain(
-        departments=[aorg.departments["east"]], priority=10, steps=[{"kind": StepKind.USERS, "users": [aorg.north_other]}]
+        departments=[aorg.departments["east"]], priority=20, steps=[{"kind": StepKind.USERS, "users": [aorg.s2_rep]}]
+    )
+    make_chain(
+        departments=[aorg.departments["east"]],
+        priority=10,
+        steps=[{"kind": StepKind.USERS, "users": [aorg.north_other]}],
     )
     best = make_chain(
         departments=[aorg.departments["east"]], priority=1, steps=[{"kind": StepKind.USERS, "users": [aorg.ceo]}]
@@ -167,7 +171,9 @@ def test_an_inactive_manager_is_passed_over_for_the_next_one_up(aorg):
 
 
 def test_named_users_any_one_of_them(aorg):
-    make_chain(steps=[{"kind": StepKind.USERS, "users": [aorg.north_rep, aorg.s2_rep], "mode": StepMode.ANY}], priority=1)
+    make_chain(
+        steps=[{"kind": StepKind.USERS, "users": [aorg.north_rep, aorg.s2_rep], "mode": StepMode.ANY}], priority=1
+    )
     request = submit(aorg.east_rep, make_contract(aorg.east_rep, "1000.00"))
     assert pending_approvers(request) == {"north_rep", "s2_rep"}
 
@@ -183,7 +189,9 @@ def test_named_users_any_one_of_them(aorg):
 
 
 def test_named_users_all_of_them(aorg):
-    make_chain(steps=[{"kind": StepKind.USERS, "users": [aorg.north_rep, aorg.s2_rep], "mode": StepMode.ALL}], priority=1)
+    make_chain(
+        steps=[{"kind": StepKind.USERS, "users": [aorg.north_rep, aorg.s2_rep], "mode": StepMode.ALL}], priority=1
+    )
     contract = make_contract(aorg.east_rep, "1000.00")
     request = submit(aorg.east_rep, contract)
 
