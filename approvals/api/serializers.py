@@ -7,7 +7,7 @@ from rest_framework import serializers
 from approvals.services import COMMENT_MAX_LENGTH
 
 
-class PersonSerializer(serializers.Serializer):
+class ApprovalPersonSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.SerializerMethodField()
 
@@ -16,10 +16,10 @@ class PersonSerializer(serializers.Serializer):
 
 
 def _person(user):
-    return PersonSerializer(user).data if user is not None else None
+    return ApprovalPersonSerializer(user).data if user is not None else None
 
 
-class InboxRowSerializer(serializers.Serializer):
+class ApprovalInboxRowSerializer(serializers.Serializer):
     """One of my approval tasks: ``id`` is the request's (GET /approvals/{id}/), ``task`` mine."""
 
     id = serializers.IntegerField(source="request_id")
@@ -55,7 +55,7 @@ class InboxRowSerializer(serializers.Serializer):
         return steps[task.step - 1].get("name", "") if 1 <= task.step <= len(steps) else ""
 
 
-class LogSerializer(serializers.Serializer):
+class ApprovalLogSerializer(serializers.Serializer):
     action = serializers.CharField()
     action_label = serializers.CharField(source="get_action_display")
     step = serializers.IntegerField(allow_null=True)
@@ -68,7 +68,7 @@ class LogSerializer(serializers.Serializer):
         return _person(log.actor)
 
 
-class TaskSerializer(serializers.Serializer):
+class ApprovalTaskSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     approver = serializers.SerializerMethodField()
     decision = serializers.CharField()
@@ -80,7 +80,7 @@ class TaskSerializer(serializers.Serializer):
         return _person(task.approver)
 
 
-class RequestSerializer(serializers.Serializer):
+class ApprovalRequestSerializer(serializers.Serializer):
     """A request with its steps, tasks and history; ``can`` lists what the caller may do now."""
 
     id = serializers.IntegerField()
@@ -115,22 +115,37 @@ class RequestSerializer(serializers.Serializer):
         return _person(request.owner)
 
     def get_tasks(self, request) -> list:
-        return TaskSerializer(self.context.get("tasks", []), many=True).data
+        return ApprovalTaskSerializer(self.context.get("tasks", []), many=True).data
 
     def get_history(self, request) -> list:
-        return LogSerializer(self.context.get("history", []), many=True).data
+        return ApprovalLogSerializer(self.context.get("history", []), many=True).data
 
     def get_can(self, request) -> dict:
         return self.context.get("can", {})
 
 
-class DetailSerializer(RequestSerializer):
+class ApprovalDetailSerializer(ApprovalRequestSerializer):
     document = serializers.SerializerMethodField()
 
     def get_document(self, request) -> dict | None:
         return self.context.get("document")
 
 
-class ActionSerializer(serializers.Serializer):
+class ApprovalActionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_LENGTH)
     version = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class ContractApprovalResultSerializer(serializers.Serializer):
+    """The contract after a submit / approve / reject / withdraw, with its latest approval."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    status_label = serializers.CharField()
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    version = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    approved_at = serializers.DateTimeField(allow_null=True)
+    approval = ApprovalRequestSerializer(allow_null=True)

@@ -18,7 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from approvals import registry, selectors, services
-from approvals.api.serializers import ActionSerializer, DetailSerializer, InboxRowSerializer, RequestSerializer
+from approvals.api.serializers import (
+    ApprovalActionSerializer,
+    ApprovalDetailSerializer,
+    ApprovalInboxRowSerializer,
+    ApprovalRequestSerializer,
+    ContractApprovalResultSerializer,
+)
 from approvals.models import ApprovalRequest, DocType
 from contracts.models import Contract
 from contracts.services import approval as contract_approval
@@ -69,7 +75,7 @@ def _plain(value):
 
 
 def _action_data(request):
-    serializer = ActionSerializer(data=request.data)
+    serializer = ApprovalActionSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -88,11 +94,11 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         return selectors.approval_requests_visible_to(user).select_related("submitted_by", "owner")
 
     def get_serializer_class(self):
-        return InboxRowSerializer if self.action == "list" else DetailSerializer
+        return ApprovalInboxRowSerializer if self.action == "list" else ApprovalDetailSerializer
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=["pending", "done"], description=_("pending（默认）或 done"))],
-        responses=InboxRowSerializer(many=True),
+        responses=ApprovalInboxRowSerializer(many=True),
     )
     def list(self, request, *args, **kwargs):
         status = request.query_params.get("status", "pending")
@@ -103,27 +109,27 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     def _respond(self, approval):
         approval = selectors.approval_request_get_for_user(user=self.request.user, pk=approval.pk)
         context = request_context(user=self.request.user, request=approval, with_document=True)
-        return Response(DetailSerializer(approval, context=context).data)
+        return Response(ApprovalDetailSerializer(approval, context=context).data)
 
-    @extend_schema(responses=DetailSerializer)
+    @extend_schema(responses=ApprovalDetailSerializer)
     def retrieve(self, request, *args, **kwargs):
         return self._respond(self.get_object())
 
-    @extend_schema(request=ActionSerializer, responses=DetailSerializer)
+    @extend_schema(request=ApprovalActionSerializer, responses=ApprovalDetailSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         approval = self.get_object()
         services.approval_approve(user=request.user, request=approval, comment=_action_data(request)["comment"])
         return self._respond(approval)
 
-    @extend_schema(request=ActionSerializer, responses=DetailSerializer)
+    @extend_schema(request=ApprovalActionSerializer, responses=ApprovalDetailSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         approval = self.get_object()
         services.approval_reject(user=request.user, request=approval, comment=_action_data(request)["comment"])
         return self._respond(approval)
 
-    @extend_schema(request=ActionSerializer, responses=DetailSerializer)
+    @extend_schema(request=ApprovalActionSerializer, responses=ApprovalDetailSerializer)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         approval = self.get_object()
@@ -139,7 +145,7 @@ def contract_payload(*, user, contract):
     latest = selectors.latest_request(doc_type=DocType.CONTRACT, object_id=contract.pk)
     approval = None
     if latest is not None:
-        approval = RequestSerializer(latest, context=request_context(user=user, request=latest)).data
+        approval = ApprovalRequestSerializer(latest, context=request_context(user=user, request=latest)).data
     return {
         "id": contract.pk,
         "number": contract.number,
@@ -167,7 +173,7 @@ class ContractSubmitView(_ContractActionView):
     """Submit a draft / rejected / withdrawn contract for approval (who may edit it: its scope
     and ``contracts.change_contract``)."""
 
-    @extend_schema(request=ActionSerializer, responses=dict)
+    @extend_schema(request=ApprovalActionSerializer, responses=ContractApprovalResultSerializer)
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -183,7 +189,7 @@ class ContractSubmitView(_ContractActionView):
 class ContractWithdrawView(_ContractActionView):
     """Withdraw the contract's pending approval (its submitter or owner)."""
 
-    @extend_schema(request=ActionSerializer, responses=dict)
+    @extend_schema(request=ApprovalActionSerializer, responses=ContractApprovalResultSerializer)
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -206,7 +212,7 @@ def _contract_for_approver(pk):
 class ContractApproveView(_ContractActionView):
     """Approve the contract as an approver of its current step."""
 
-    @extend_schema(request=ActionSerializer, responses=dict)
+    @extend_schema(request=ApprovalActionSerializer, responses=ContractApprovalResultSerializer)
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -219,7 +225,7 @@ class ContractApproveView(_ContractActionView):
 class ContractRejectView(_ContractActionView):
     """Reject the contract as an approver of its current step; ``comment`` required."""
 
-    @extend_schema(request=ActionSerializer, responses=dict)
+    @extend_schema(request=ApprovalActionSerializer, responses=ContractApprovalResultSerializer)
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -234,7 +240,7 @@ class ContractApprovalHistoryView(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=RequestSerializer(many=True))
+    @extend_schema(responses=ApprovalRequestSerializer(many=True))
     def get(self, request, pk):
         contract = get_for_user(Contract.objects, user=request.user, pk=pk)
         rows = []
@@ -244,5 +250,5 @@ class ContractApprovalHistoryView(APIView):
                 "history": list(approval.logs.all()),
                 "can": {},
             }
-            rows.append(RequestSerializer(approval, context=context).data)
+            rows.append(ApprovalRequestSerializer(approval, context=context).data)
         return Response(rows)

@@ -294,3 +294,15 @@ def test_a_department_without_path_or_owner_still_routes(aorg):
     contract = make_contract(None, "1000.00", department=lonely)
     request = submit(aorg.ceo, contract)
     assert pending_approvers(request) == {"admin"}
+
+
+def test_the_demo_gives_the_general_manager_role_the_approval(db):
+    from approvals.demo import load_demo
+    from approvals.tests.factories import general_manager_permission
+    from staff.models import Role
+
+    role = Role.objects.create(name="总经理", data_scope="all")
+    ceo = UserFactory(username="demo_ceo", roles=[role])
+    load_demo()
+    assert ceo.has_perm("approvals.approve_as_general_manager")
+    assert role.permissions.filter(pk=general_manager_permission().pk).exists()
