@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "activities",
     "opportunities",
     "contracts",
+    "approvals",
     "imports",
 ]
 

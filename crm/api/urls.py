@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("opportunities.api.urls")),
     path("", include("imports.api.urls")),
     path("", include("contracts.api.urls")),
+    path("", include("approvals.api.urls")),
 ]

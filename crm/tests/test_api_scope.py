@@ -209,6 +209,22 @@ UNSCOPED_ROUTES = {
     "api:lost-reason-detail": "configuration list (lost reasons); no owned data",
     "api:product-list": "configuration (the product catalogue); no owned data",
     "api:product-detail": "configuration (the product catalogue); no owned data",
+    # 我的审批: the caller's own approval tasks, and requests they take part in (approver, submitter,
+    # owner) — others' are 404 like missing ones (approvals/tests/test_api.py). Approve / reject
+    # need a pending task of the current step: deliberately not the document's data scope, since
+    # an approver may be outside the owner's (tested there, both ways).
+    "api:approval-list": "the caller's own approval tasks (approvals/tests/test_api.py)",
+    "api:approval-detail": "requests the caller takes part in; others' are 404 (approvals/tests/test_api.py)",
+    "api:approval-approve": "current approvers only, others 404 (approvals/tests/test_api.py)",
+    "api:approval-reject": "current approvers only, others 404 (approvals/tests/test_api.py)",
+    "api:approval-withdraw": "submitter or owner of a request they take part in (approvals/tests/test_api.py)",
+    "api:contract-approve": "current approvers only, whatever their data scope; others 404 (approvals/tests)",
+    "api:contract-reject": "current approvers only, whatever their data scope; others 404 (approvals/tests)",
+    # Through Contract.objects.visible_to (get_for_user): 404 outside scope, tested in
+    # approvals/tests/test_api.py. At merge they may join SCOPED_ROUTES with the contract case.
+    "api:contract-submit": "contract scope (get_for_user) + change permission (approvals/tests/test_api.py)",
+    "api:contract-withdraw": "contract scope (get_for_user); submitter/owner only (approvals/tests/test_api.py)",
+    "api:contract-approval-history": "contract scope (get_for_user); 404 outside (approvals/tests/test_api.py)",
 }
 
 # Who sees whose records, written out by hand from the org fixture's docstring (conftest.py).
@@ -481,3 +497,37 @@ def test_background_jobs_read_with_the_requesting_users_scope(org):
     assert visible == {records[key].pk for key in EXPECTED["east_lead"]}
     assert user_for_job(org.inactive.pk) is None
     assert user_for_job(10_000_000) is None
+
+
+def _make_contract(owner, department):
+    from contracts.tests.factories import ContractFactory
+
+    return ContractFactory(owner=owner, department=department)
+
+
+CONTRACT_APPROVAL = ScopeCase(
+    list_route="api:contract-approval-history", detail_route="api:contract-approval-history", make=_make_contract
+)
+
+
+@pytest.mark.parametrize("username", sorted(set(EXPECTED) - {"inactive"}))
+def test_contract_approval_routes_follow_the_contract_scope(org, client_for, username):
+    """History, submit and withdraw of a contract read it through its scope: out of scope is 404
+    like a missing id; in scope the action gets as far as the contract's own rules (a contract
+    without lines is not submitted, a draft is not under approval — 400s, nothing written)."""
+    records = _records(org, CONTRACT_APPROVAL)
+    client = client_for(org.users[username])
+    expected = CONTRACT_APPROVAL.expected(username)
+    for key, record in records.items():
+        history = client.get(reverse("api:contract-approval-history", args=[record.pk]))
+        submit = client.post(reverse("api:contract-submit", args=[record.pk]), {}, format="json")
+        withdraw = client.post(reverse("api:contract-withdraw", args=[record.pk]), {}, format="json")
+        if key in expected:
+            assert history.status_code == 200, (key, history.content)
+            assert submit.json()["error"]["code"] == "no_lines", (key, submit.content)
+            assert withdraw.json()["error"]["code"] == "not_under_approval", (key, withdraw.content)
+        else:
+            for response in (history, submit, withdraw):
+                assert response.status_code == 404, (key, response.status_code)
+                assert response.json()["error"]["code"] == "not_found"
+    assert type(records["pool"]).objects.exclude(status="draft").count() == 0
