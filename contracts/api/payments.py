@@ -289,7 +289,7 @@ class PaymentPlanViewSet(ScopedReadOnlyViewSet):
         return selectors.payment_plan_list(user=user)
 
     @extend_schema(request=PlanSetSerializer, responses={200: PaymentPlanSerializer(many=True)})
-    @action(detail=False, methods=["post"], url_path="set")
+    @action(detail=False, methods=["post"], url_path="set", url_name="set")
     def set_plan(self, request):
         """Replace the contract's payment plan as a whole: the instalments' amounts must add up to
         the contract total (a 400 names the difference); an instalment with confirmed payments can
