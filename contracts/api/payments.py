@@ -283,7 +283,7 @@ class PaymentPlanViewSet(ScopedReadOnlyViewSet):
     pagination_class = CountedCursorPagination
     ordering_fields = ["updated_at", "due_date", "id"]
     search_fields = []
-    action_permissions = {"set": ["contracts.change_paymentplan"]}
+    action_permissions = {"set_plan": ["contracts.change_paymentplan"]}
 
     def get_scoped_queryset(self, user):
         return selectors.payment_plan_list(user=user)
