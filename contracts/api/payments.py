@@ -114,9 +114,13 @@ class InvoiceTitleSerializer(CrmModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"tax_number": {"help_text": _("18 位统一社会信用代码（或旧税号）")}}
+        # One default per customer is the service's rule (a new default takes over), not a 400.
+        validators = []
 
 
 class InvoiceTitleUpdateSerializer(InvoiceTitleSerializer):
+    customer = serializers.PrimaryKeyRelatedField(read_only=True)
+
     class Meta(InvoiceTitleSerializer.Meta):
         read_only_fields = ["id", "customer", "created_at", "updated_at"]
 
