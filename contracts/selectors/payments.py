@@ -129,61 +129,51 @@ def receivable_contracts(*, user):
     return Contract.objects.visible_to(user).filter(status__in=SALES_STATUSES)
 
 
-RECEIVABLE = ExpressionWrapper(F("total") - F("paid_amount"), output_field=SUM_FIELD)
+def _receivable():
+    return ExpressionWrapper(F("total") - F("paid_amount"), output_field=SUM_FIELD)
 
 
-def _group(contracts, *keys):
-    return (
-        contracts.order_by()
-        .values(*keys)
-        .annotate(
-            contracts=Count("pk"),
-            total=_sum("total"),
-            paid=_sum("paid_amount"),
-            receivable=_sum(RECEIVABLE),
-        )
-        .filter(receivable__gt=0)
-        .order_by("-receivable", *keys)
-    )
+# Aggregate names differ from the columns: an annotation named "total" would shadow F("total").
+FIGURES = {"sum_total": "total", "sum_paid": "paid", "sum_receivable": "receivable"}
+
+
+def _figures():
+    return {
+        "contracts": Count("pk"),
+        "sum_total": _sum("total"),
+        "sum_paid": _sum("paid_amount"),
+        "sum_receivable": _sum(_receivable()),
+    }
+
+
+def _money_figures(row):
+    return {"contracts": row["contracts"], **{name: money(row[key]) for key, name in FIGURES.items()}}
 
 
 def receivables_summary(*, contracts):
-    figures = contracts.order_by().aggregate(
-        contracts=Count("pk"), total=_sum("total"), paid=_sum("paid_amount"), receivable=_sum(RECEIVABLE)
+    """Contracts, total, paid and receivable over ``contracts``, one query."""
+    return _money_figures(contracts.order_by().aggregate(**_figures()))
+
+
+def _group(contracts, key, name):
+    rows = (
+        contracts.order_by()
+        .values(key, name)
+        .annotate(**_figures())
+        .filter(sum_receivable__gt=0)
+        .order_by("-sum_receivable", key)
     )
-    return {key: (value if key == "contracts" else money(value)) for key, value in figures.items()}
+    return [{"key": row[key], "name": row[name] or "", **_money_figures(row)} for row in rows]
 
 
 def receivables_by_customer(*, contracts):
     """Per customer with money still to come: contracts, total, paid, receivable (largest first)."""
-    rows = _group(contracts, "customer_id", "customer__name")
-    return [
-        {
-            "key": row["customer_id"],
-            "name": row["customer__name"],
-            "contracts": row["contracts"],
-            "total": money(row["total"]),
-            "paid": money(row["paid"]),
-            "receivable": money(row["receivable"]),
-        }
-        for row in rows
-    ]
+    return _group(contracts, "customer_id", "customer__name")
 
 
 def receivables_by_owner(*, contracts):
     """Per contract owner (负责人) with money still to come, largest first."""
-    rows = _group(contracts, "owner_id", "owner__display_name")
-    return [
-        {
-            "key": row["owner_id"],
-            "name": row["owner__display_name"] or "",
-            "contracts": row["contracts"],
-            "total": money(row["total"]),
-            "paid": money(row["paid"]),
-            "receivable": money(row["receivable"]),
-        }
-        for row in rows
-    ]
+    return _group(contracts, "owner_id", "owner__display_name")
 
 
 def receivables_ageing(*, contracts, today):
