@@ -492,7 +492,8 @@ class ReceivablesReportViewSet(ScopedGenericViewSet):
     def receivables(self, request):
         """Summary (contracts, total, paid, receivable, overdue), rows by customer or owner
         (largest receivable first), and the overdue ageing buckets 0–30 / 31–60 / 61–90 / 90+
-        days (each overdue instalment's unpaid remainder, aged from its due date)."""
+        days: each overdue instalment's unpaid remainder — confirmed payments settle the oldest
+        instalments first — aged from its due date."""
         group = request.query_params.get("group") or "customer"
         if group not in REPORT_GROUPS:
             raise DomainError(_("分组参数无效。"), fields={"group": [_("应为 customer、owner 或 ageing。")]})

@@ -8,8 +8,8 @@ figure is an SQL aggregate."""
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, Window
+from django.db.models.functions import Coalesce, Greatest, Least
 
 from contracts.models import (
     SALES_STATUSES,
@@ -20,7 +20,6 @@ from contracts.models import (
     Payment,
     PaymentPlan,
     PaymentStatus,
-    PlanStatus,
 )
 from customers.models import Customer
 from staff.scope import get_for_user
@@ -179,29 +178,40 @@ def receivables_by_owner(*, contracts):
 def receivables_ageing(*, contracts, today):
     """Overdue receivables by age, in one query over the instalments of ``contracts``.
 
-    What we chose: an instalment is overdue when its due date is before ``today`` and it is not
-    fully paid; its overdue money is its unpaid remainder (amount − the confirmed payments linked
-    to it, ``PaymentPlan.paid_amount``), aged from its due date: days = today − due date, so
-    0–30 holds 1…30 days, 31–60 holds 31…60, 61–90 holds 61…90, 90+ holds 91 days and more. A
-    payment not linked to an instalment lowers the contract's receivable but no instalment's
-    remainder (link payments to instalments for exact ageing). Instalments of void contracts are
-    not counted (their contracts are not in ``contracts``).
+    What we chose: a contract's confirmed payments (``Contract.paid_amount``) pay its instalments
+    oldest first (by due date, then number) — whether or not a payment names an instalment — so an
+    instalment's unpaid remainder is ``min(amount, max(0, cumulative amount up to it − paid))``.
+    The overdue money is then never more than the receivable (total − confirmed payments), and a
+    payment entered without an instalment still counts. An instalment is overdue when its due date
+    is before ``today`` and a remainder is left; its age is ``today − due date`` in days: 0–30 holds
+    1…30 days, 31–60 holds 31…60, 61–90 holds 61…90, 90+ holds 91 days and more. (The plan's own
+    statuses — 逾期 and so on — follow the payments linked to each instalment.)
 
-    Returns [{"bucket", "count" (instalments), "amount"}] for the four buckets in order (zeros
-    included) and the overdue total."""
-    remainder = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=SUM_FIELD)
-    overdue = PaymentPlan.objects.filter(
-        contract__in=contracts.order_by().values("pk"), due_date__lt=today, paid_amount__lt=F("amount")
-    ).exclude(status=PlanStatus.VOID)
+    Returns {"buckets": [{"bucket", "count" (instalments), "amount"}] for the four buckets in
+    order (zeros included), "overdue": the total}."""
+    cumulative = Window(
+        Sum("amount"), partition_by=[F("contract_id")], order_by=[F("due_date").asc(), F("number").asc()]
+    )
+    remainder = Least(
+        F("amount"), Greatest(F("cumulative") - F("contract__paid_amount"), ZERO), output_field=SUM_FIELD
+    )
+    # Filtering on due date inside the window is safe: instalments are summed in due-date order,
+    # so an overdue instalment's cumulative amount only holds earlier (also overdue) ones.
+    overdue = (
+        PaymentPlan.objects.filter(contract__in=contracts.order_by().values("pk"), due_date__lt=today)
+        .annotate(cumulative=cumulative)
+        .annotate(remainder=remainder)
+        .order_by()
+    )
     aggregates = {}
     for key, first, last in AGEING_BUCKETS:
-        condition = Q(due_date__lte=today - timedelta(days=max(first, 1)))
+        condition = Q(remainder__gt=0, due_date__lte=today - timedelta(days=max(first, 1)))
         if last is not None:
             condition &= Q(due_date__gte=today - timedelta(days=last))
         aggregates[f"count_{key}"] = Count("pk", filter=condition)
-        aggregates[f"amount_{key}"] = _sum(remainder, filter=condition)
-    aggregates["total"] = _sum(remainder)
-    figures = overdue.order_by().aggregate(**aggregates)
+        aggregates[f"amount_{key}"] = _sum("remainder", filter=condition)
+    aggregates["total"] = _sum("remainder")
+    figures = overdue.aggregate(**aggregates)
     buckets = [
         {"bucket": key, "count": figures[f"count_{key}"], "amount": money(figures[f"amount_{key}"])}
         for key, _first, _last in AGEING_BUCKETS

@@ -201,3 +201,23 @@ def test_every_user_sees_exactly_their_scopes_receivables(org, client_for, usern
     body = client_for(org.users[username]).get(reverse(URL)).json()
     assert D(body["summary"]["receivable"]) == expected
     assert body["summary"]["contracts"] == len(EXPECTED[username])
+
+
+def test_ageing_applies_confirmed_payments_oldest_instalment_first(org):
+    """A contract of 9,000 in three instalments of 3,000 (d100, d50, d10) with 4,000 paid — by
+    payments naming no instalment or the newest: the oldest is settled, 2,000 of the middle one
+    is open, the newest is open. Overdue 5,000 = the receivable: never more."""
+    contract = ContractFactory(
+        owner=org.east_rep, status=ContractStatus.ACTIVE, total=D("9000"), paid_amount=D("4000"), signed_date=ago(400)
+    )
+    PaymentPlanFactory(contract=contract, number=1, due_date=ago(100), amount=D("3000"))
+    PaymentPlanFactory(contract=contract, number=2, due_date=ago(50), amount=D("3000"))
+    PaymentPlanFactory(contract=contract, number=3, due_date=ago(10), amount=D("3000"))
+    result = report(org.east_rep, group="ageing")
+    assert ageing(result) == {
+        "0-30": (1, D("3000.00")),
+        "31-60": (1, D("2000.00")),
+        "61-90": (0, D("0.00")),
+        "90+": (0, D("0.00")),
+    }
+    assert result["summary"]["overdue"] == result["summary"]["receivable"] == D("5000.00")
