@@ -192,9 +192,7 @@ def receivables_ageing(*, contracts, today):
     cumulative = Window(
         Sum("amount"), partition_by=[F("contract_id")], order_by=[F("due_date").asc(), F("number").asc()]
     )
-    remainder = Least(
-        F("amount"), Greatest(F("cumulative") - F("contract__paid_amount"), ZERO), output_field=SUM_FIELD
-    )
+    remainder = Least(F("amount"), Greatest(F("cumulative") - F("contract__paid_amount"), ZERO), output_field=SUM_FIELD)
     # Filtering on due date inside the window is safe: instalments are summed in due-date order,
     # so an overdue instalment's cumulative amount only holds earlier (also overdue) ones.
     overdue = (

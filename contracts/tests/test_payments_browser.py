@@ -57,7 +57,9 @@ def test_record_and_confirm_a_payment_and_see_receivables_at_phone_width(finance
         total=Decimal("12000.00"),
         number="HT20261122000007",
     )
-    PaymentPlanFactory(contract=contract, number=1, due_date=today - datetime.timedelta(days=40), amount=Decimal("12000"))
+    PaymentPlanFactory(
+        contract=contract, number=1, due_date=today - datetime.timedelta(days=40), amount=Decimal("12000")
+    )
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
     log_in(page, live_server, "lixia")
 

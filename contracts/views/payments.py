@@ -173,7 +173,9 @@ class PaymentForm(forms.Form):
         queryset=PaymentPlan.objects.none(), required=False, label=gettext_lazy("回款计划（期次）")
     )
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0.01, label=gettext_lazy("回款金额（元）"))
-    date = forms.DateField(label=gettext_lazy("回款日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=gettext_lazy("回款日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     method = forms.ChoiceField(choices=PaymentMethod.choices, label=gettext_lazy("回款方式"))
     remark = forms.CharField(max_length=200, required=False, label=gettext_lazy("备注"))
 
