@@ -264,3 +264,15 @@ def invoice_void(*, user, invoice):
             invoiced_amount=F("invoiced_amount") - current.amount, updated_at=timezone.now()
         )
     return current
+
+
+def invoice_titles_merge(*, user, survivor, other):
+    """MERGE_MOVERS entry (customers.services): the other customer's invoice titles move to the
+    survivor; the survivor's default stays the default (the other's is kept only when the survivor
+    had none). Returns how many titles moved."""
+    _lock_customer_titles(survivor.pk)
+    _lock_customer_titles(other.pk)
+    now = timezone.now()
+    if InvoiceTitle.objects.filter(customer=survivor, is_default=True).exists():
+        InvoiceTitle.objects.filter(customer=other, is_default=True).update(is_default=False, updated_at=now)
+    return InvoiceTitle.objects.filter(customer=other).update(customer=survivor, updated_at=now)

@@ -154,3 +154,17 @@ def test_issue_ship_and_void_keep_the_contracts_invoiced_amount(org, contract, t
     services.invoice_void(user=org.east_rep, invoice=other)
     contract.refresh_from_db()
     assert contract.invoiced_amount == 0
+
+
+def test_merging_customers_moves_the_invoice_titles_keeping_the_survivors_default(org, contract, title):
+    from customers import services as customer_services
+    from customers.tests.factories import CustomerFactory
+
+    assert customer_services.MERGE_MOVERS["invoice_titles"] is services.invoice_titles_merge
+    other = CustomerFactory(owner=org.east_rep)
+    theirs = services.invoice_title_create(user=org.east_rep, customer=other, data={"title": "乙公司"})
+    assert theirs.is_default
+    assert services.invoice_titles_merge(user=org.east_rep, survivor=contract.customer, other=other) == 1
+    theirs.refresh_from_db()
+    title.refresh_from_db()
+    assert (theirs.customer_id, theirs.is_default, title.is_default) == (contract.customer_id, False, True)
