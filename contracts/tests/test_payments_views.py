@@ -180,3 +180,62 @@ def test_the_contract_panel_shows_paid_outstanding_progress_invoiced_plans_payme
     org.norole.user_permissions.clear()
     request.user = type(org.norole).objects.get(pk=org.norole.pk)
     assert contract_payments_panel(request, contract) is None  # no view_payment
+
+
+def test_the_list_page_makes_a_fixed_number_of_queries(org, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, org.east_lead)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("payments:list")).status_code == 200
+        return len(captured.captured_queries)
+
+    for _ in range(3):
+        PaymentFactory(contract=ContractFactory(owner=org.east_rep, status=ContractStatus.ACTIVE))
+    few = queries()
+    for _ in range(22):
+        PaymentFactory(
+            contract=ContractFactory(owner=org.east_intern, status=ContractStatus.ACTIVE),
+            plan=None,
+            status=PaymentStatus.CONFIRMED,
+            confirmed_by=org.east_lead,
+        )
+    assert queries() == few
+
+
+def test_the_plan_page_saves_the_whole_plan_and_explains_a_wrong_sum(org, client, contract):
+    login(client, org.east_rep)
+    url = reverse("payments:plan", args=[contract.pk])
+    page = client.get(url).content.decode()
+    assert 'name="rows" value="3"' in page  # no instalments yet: three blank rows
+
+    rows = {
+        "rows": "3",
+        "due_date-0": "2027-03-01", "amount-0": "6000", "reminder_days-0": "5", "remark-0": "尾款",
+        "due_date-1": "2027-01-01", "amount-1": "3999.99", "reminder_days-1": "3",
+        "due_date-2": "", "amount-2": "", "reminder_days-2": "3",
+    }  # fmt: skip
+    wrong = client.post(url, rows)
+    assert wrong.status_code == 200
+    assert "少 0.01 元" in wrong.content.decode()
+    assert not contract.payment_plans.exists()
+
+    response = client.post(url, {**rows, "amount-1": "4000"})
+    assert response.status_code == 302
+    assert [(p.number, str(p.due_date), p.amount, p.reminder_days, p.remark) for p in contract.payment_plans.all()] == [
+        (1, "2027-01-01", D("4000.00"), 3, ""),
+        (2, "2027-03-01", D("6000.00"), 5, "尾款"),
+    ]
+    page = client.get(url).content.decode()
+    assert 'name="rows" value="5"' in page and 'name="number-1" value="2"' in page
+
+
+def test_the_plan_page_of_a_contract_outside_scope_or_void_is_404(org, client):
+    login(client, org.east_rep)
+    theirs = ContractFactory(owner=org.north_other, status=ContractStatus.ACTIVE)
+    void = ContractFactory(owner=org.east_rep, status=ContractStatus.VOID)
+    assert client.get(reverse("payments:plan", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("payments:plan", args=[void.pk]), {"rows": "0"}).status_code == 404

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from contracts.api.payments import PaymentFilterSet, ReceivablesFilterSet
-from contracts.models import SALES_STATUSES, Contract, PaymentMethod, PaymentPlan, PaymentStatus
+from contracts.models import SALES_STATUSES, Contract, ContractStatus, PaymentMethod, PaymentPlan, PaymentStatus
 from contracts.selectors import payments as selectors
 from contracts.services import payments as services
 from crm.errors import DomainError
@@ -259,6 +259,79 @@ def payment_create(request):
     )
 
 
+# --- payment plan -------------------------------------------------------------------------------
+
+PLAN_EMPTY_ROWS = 3  # blank rows offered below the current instalments
+PLAN_MAX_ROWS = services.MAX_INSTALMENTS + PLAN_EMPTY_ROWS
+
+
+def _plan_rows_from_post(post):
+    """The submitted rows as the service's instalment dicts (blank rows skipped) and as they were
+    typed (to show them again after an error)."""
+    try:
+        count = min(int(post.get("rows", 0)), PLAN_MAX_ROWS)
+    except ValueError:
+        count = 0
+    typed, instalments = [], []
+    for index in range(count):
+        row = {
+            name: post.get(f"{name}-{index}", "").strip()
+            for name in ("number", "due_date", "amount", "reminder_days", "remark")
+        }
+        typed.append(row)
+        if not (row["due_date"] or row["amount"]):
+            continue
+        instalments.append({key: (value or None) for key, value in row.items()} | {"remark": row["remark"]})
+    return typed, instalments
+
+
+@login_required
+@permission_required("contracts.change_paymentplan", raise_exception=True)
+def payment_plan_edit(request, contract_pk):
+    """回款计划: the contract's instalments as editable rows plus blank ones; saved as a whole
+    (``payment_plan_set``: the amounts must add up to the contract total)."""
+    contract = (
+        Contract.objects.visible_to(request.user).exclude(status=ContractStatus.VOID).filter(pk=contract_pk).first()
+    )
+    if contract is None:
+        raise Http404
+    error, error_fields = None, {}
+    if request.method == "POST":
+        rows, instalments = _plan_rows_from_post(request.POST)
+        try:
+            services.payment_plan_set(user=request.user, contract=contract, instalments=instalments)
+        except DomainError as exc:
+            error, error_fields = _error_text(exc), exc.fields
+        else:
+            messages.success(request, _("回款计划已保存。"))
+            return redirect(_safe_next(request, f"{reverse('payments:plan', args=[contract.pk])}"))
+    else:
+        rows = [
+            {
+                "number": plan.number,
+                "due_date": plan.due_date.isoformat(),
+                "amount": f"{plan.amount:.2f}",
+                "reminder_days": plan.reminder_days,
+                "remark": plan.remark,
+                "paid_amount": plan.paid_amount,
+                "status": plan.get_status_display(),
+            }
+            for plan in selectors.contract_plans(contract=contract)
+        ]
+        rows += [{"reminder_days": 3} for _ in range(PLAN_EMPTY_ROWS)]
+    return render(
+        request,
+        "contracts/payments/plan_form.html",
+        {
+            "active_nav": "contracts",
+            "contract": contract,
+            "rows": rows,
+            "error": error,
+            "error_fields": error_fields,
+        },
+    )
+
+
 # --- receivables page ---------------------------------------------------------------------------
 
 
@@ -315,4 +388,5 @@ def contract_payments_panel(request, contract):
         "invoices": list(selectors.contract_invoices(contract=contract).order_by("-created_at", "-id")[:PANEL_ROWS]),
         "can_add": user.has_perm("contracts.add_payment") and contract.status in SALES_STATUSES,
         "can_confirm": user.has_perm(CONFIRM_PERMISSION),
+        "can_plan": user.has_perm("contracts.change_paymentplan") and contract.status != ContractStatus.VOID,
     }
