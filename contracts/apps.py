@@ -9,8 +9,10 @@ class ContractsConfig(AppConfig):
     def ready(self):
         # What follows a customer transfer or merge, the contracts on the 360 page and timeline, a
         # won deal's offer to draft a contract, and the pool's exemption.
+        from contracts import reminders
         from contracts.selectors import contracts as selectors
         from contracts.services import contracts as services
+        from contracts.services import invoices
         from contracts.views import contracts as views
         from customers import selectors as customer_selectors
         from customers import services as customer_services
@@ -25,3 +27,6 @@ class ContractsConfig(AppConfig):
         opportunity_services.DEAL_WON_HOOKS["contracts"] = services.deal_won_offer_contract
         # A customer with a contract in force (approved or active) never returns to the pool.
         register_exemption("contracts.active", selectors.ACTIVE_CONTRACT_SQL)
+        # Reminders: contracts ending in 30 / 7 days, instalments due soon and overdue.
+        reminders.register_reminders()
+        customer_services.MERGE_MOVERS["invoice_titles"] = invoices.invoice_titles_merge

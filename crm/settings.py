@@ -278,6 +278,7 @@ SPECTACULAR_SETTINGS = {
         "StageKindEnum": "opportunities.models.StageKind",
         "FollowUpTypeEnum": "activities.models.FollowUpType",
         "ImportTargetEnum": "imports.models.Target",
+        "InvoiceKindEnum": "contracts.models.InvoiceKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -373,6 +374,20 @@ CELERY_BEAT_SCHEDULE = {
     "imports-purge-expired": {
         "task": "imports.tasks.import_purge_expired_task",
         "schedule": crontab(hour=4, minute=10),
+        "options": {"expires": 60 * 60},
+    },
+    # Contracts past their end date: 执行中 → 已到期; daily at 00:10 Asia/Shanghai, just after the
+    # day changes (before the instalment refresh, which does not depend on it).
+    "contracts-expire-due": {
+        "task": "contracts.tasks.contracts_expire_due_task",
+        "schedule": crontab(hour=0, minute=10),
+        "options": {"expires": 60 * 60},
+    },
+    # Instalment statuses (回款计划: 逾期 once past due and not fully paid, 作废 with a void
+    # contract); daily at 00:20, so the 08:00 reminders and the day's reports see them current.
+    "contracts-payment-plans-refresh": {
+        "task": "contracts.tasks.payment_plans_refresh_task",
+        "schedule": crontab(hour=0, minute=20),
         "options": {"expires": 60 * 60},
     },
 }

@@ -21,6 +21,7 @@ urlpatterns = [
     path("contracts/", include("contracts.urls")),
     path("imports/", include("imports.urls")),
     path("approvals/", include("approvals.urls")),
+    path("payments/", include("contracts.payments_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("imports.api.urls")),
     path("", include("contracts.api.urls")),
     path("", include("approvals.api.urls")),
+    path("", include("contracts.api.payments_urls")),
 ]

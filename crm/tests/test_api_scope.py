@@ -100,6 +100,36 @@ CONTRACT = ScopeCase(
     make=lambda owner, department: ContractFactory(owner=owner, department=department),
 )
 
+# Payment plans, payments and invoices are seen through their contract's scope.
+def _sales_contract(owner, department):
+    from contracts.models import ContractStatus
+    from contracts.tests.factories import ContractFactory
+
+    return ContractFactory(owner=owner, department=department, status=ContractStatus.APPROVED)
+
+
+def _make_payment_plan(owner, department):
+    from contracts.tests.factories import PaymentPlanFactory
+
+    return PaymentPlanFactory(contract=_sales_contract(owner, department), number=1)
+
+
+def _make_payment(owner, department):
+    from contracts.tests.factories import PaymentFactory
+
+    return PaymentFactory(contract=_sales_contract(owner, department))
+
+
+def _make_invoice(owner, department):
+    from contracts.tests.factories import InvoiceFactory
+
+    return InvoiceFactory(contract=_sales_contract(owner, department))
+
+
+PAYMENT_PLAN = ScopeCase("api:payment-plan-list", "api:payment-plan-detail", _make_payment_plan)
+PAYMENT = ScopeCase("api:payment-list", "api:payment-detail", _make_payment)
+INVOICE = ScopeCase("api:invoice-list", "api:invoice-detail", _make_invoice)
+
 SCOPED_ROUTES = {
     "test:test-note-list": NOTE,
     "test:test-note-detail": NOTE,
@@ -157,6 +187,25 @@ SCOPED_ROUTES = {
     "api:contract-void": CONTRACT,
     "api:contract-renew": CONTRACT,
     "api:contract-from-opportunity": CONTRACT,
+    "api:payment-plan-list": PAYMENT_PLAN,
+    "api:payment-plan-detail": PAYMENT_PLAN,
+    "api:payment-list": PAYMENT,
+    "api:payment-detail": PAYMENT,
+    "api:invoice-list": INVOICE,
+    "api:invoice-detail": INVOICE,
+    # POST actions, the plan's set, invoice titles (seen through their customer's scope) and the
+    # receivables report: their scope tests (every user of the org, every figure) are in
+    # contracts/tests/test_payments_api.py, test_invoices_api.py and test_receivables_api.py.
+    "api:payment-plan-set": PAYMENT_PLAN,
+    "api:payment-confirm": PAYMENT,
+    "api:payment-reject": PAYMENT,
+    "api:payment-void": PAYMENT,
+    "api:invoice-issue": INVOICE,
+    "api:invoice-ship": INVOICE,
+    "api:invoice-void": INVOICE,
+    "api:invoice-title-list": CUSTOMER,
+    "api:invoice-title-detail": CUSTOMER,
+    "api:receivables-report-receivables": PAYMENT,
 }
 
 UNSCOPED_ROUTES = {
