@@ -14,6 +14,7 @@ class ContractsConfig(AppConfig):
         from contracts.services import contracts as services
         from contracts.services import invoices
         from contracts.views import contracts as views
+        from contracts.views import payments as payment_views
         from customers import selectors as customer_selectors
         from customers import services as customer_services
         from customers import views as customer_views
@@ -30,3 +31,5 @@ class ContractsConfig(AppConfig):
         # Reminders: contracts ending in 30 / 7 days, instalments due soon and overdue.
         reminders.register_reminders()
         customer_services.MERGE_MOVERS["invoice_titles"] = invoices.invoice_titles_merge
+        # The contract page's payments panel: figures, plan, payments, invoices.
+        views.CONTRACT_PANELS["payments"] = payment_views.contract_payments_panel
