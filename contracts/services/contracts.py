@@ -437,7 +437,8 @@ def contract_renew(*, user, contract):
         )
     old_lines = list(locked.lines.select_related("product").order_by("order", "pk"))
     start, end = _shifted_dates(locked)
-    title = _("%(title)s（续签）") % {"title": locked.title}
+    suffix = _("（续签）")
+    title = locked.title if locked.title.endswith(suffix) else f"{locked.title}{suffix}"
     data = {
         "customer": locked.customer_id,
         "title": title[:200],

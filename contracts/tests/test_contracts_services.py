@@ -397,6 +397,7 @@ def test_renew_drafts_the_next_term_with_the_same_lines(org):
     ]
     assert renewal.total == Decimal("900.00")
     assert (renewal.customer_id, renewal.owner_id) == (old.customer_id, org.east_rep.pk)
+    assert renewal.title == "年度运维（续签）"
 
     again = pytest.raises(ConflictError, services.contract_renew, user=org.east_rep, contract=old)
     assert again.value.code == "already_renewed"
