@@ -5,6 +5,8 @@ in tables), and the contract page's payments panel (``contract_payments_panel``)
 Pages only translate between HTTP and the domain: reads come from
 ``contracts.selectors.payments``, writes go through ``contracts.services.payments``."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -172,7 +174,9 @@ class PaymentForm(forms.Form):
     plan = forms.ModelChoiceField(
         queryset=PaymentPlan.objects.none(), required=False, label=gettext_lazy("回款计划（期次）")
     )
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0.01, label=gettext_lazy("回款金额（元）"))
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=gettext_lazy("回款金额（元）")
+    )
     date = forms.DateField(
         label=gettext_lazy("回款日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
@@ -222,9 +226,10 @@ def payment_create(request):
         )
         if contract is None:
             raise Http404
+    figures = selectors.contract_payment_figures(contract=contract) if contract is not None else None
     initial = {"date": timezone.localdate(), "method": PaymentMethod.WIRE}
-    if contract is not None:
-        initial.update(contract=contract.pk, amount=contract.outstanding)
+    if contract is not None:  # what is still open: outstanding less the payments awaiting confirmation
+        initial.update(contract=contract.pk, amount=max(figures["outstanding"] - figures["awaiting"], Decimal(0)))
     form = PaymentForm(initial=initial, user=request.user, contract=contract)
     error = None
     if request.method == "POST":
@@ -251,7 +256,6 @@ def payment_create(request):
                 messages.success(request, _("已登记回款，待确认。"))
                 listed = f"{reverse('payments:list')}?contract={payment.contract_id}"
                 return redirect(_safe_next(request, listed))
-    figures = selectors.contract_payment_figures(contract=contract) if contract is not None else None
     return render(
         request,
         "contracts/payments/form.html",
