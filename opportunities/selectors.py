@@ -6,8 +6,8 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Avg, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, Window
-from django.db.models.functions import Coalesce, Lead, RowNumber, TruncMonth
+from django.db.models import Avg, Count, DecimalField, F, Max, Q, Sum, Value, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -279,19 +279,20 @@ def funnel(*, deals, group):
     (created → won), and ``loss_reasons`` (count and amount per reason)."""
     stages = list(stages_of(group, kinds=FUNNEL_KINDS))
     deals = deals.filter(stage__group=group)
-    furthest = (
-        StageHistory.objects.filter(opportunity=OuterRef("pk"), to_stage__kind__in=FUNNEL_KINDS)
-        .order_by()
-        .values("opportunity")
-        .annotate(furthest=Max("to_stage__order"))
-        .values("furthest")
-    )
+    # The furthest funnel stage each deal's history reached, kept on the deal (see the field).
     reached = {}
     for stage in stages:
-        hit = Q(furthest__gte=stage.order)
+        hit = Q(furthest_stage_order__gte=stage.order)
         reached[f"c{stage.pk}"] = Count("id", filter=hit)
         reached[f"a{stage.pk}"] = Coalesce(Sum("amount", filter=hit), Value(Decimal(0)))
-    figures = deals.annotate(furthest=Subquery(furthest)).aggregate(**reached) if stages else {}
+    # One pass over the deals: the stages reached and the overall figures together.
+    figures = deals.aggregate(
+        **reached,
+        won=Count("id", filter=Q(stage__kind=StageKind.WON)),
+        lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
+        average_won_amount=Avg("amount", filter=Q(stage__kind=StageKind.WON)),
+        average_cycle=Avg(F("won_at") - F("created_at"), filter=Q(stage__kind=StageKind.WON, won_at__isnull=False)),
+    )
 
     days = _average_days(deals)
     rows = []
@@ -309,12 +310,7 @@ def funnel(*, deals, group):
                 "average_days": _days(days.get(stage.pk)) if stage.kind == StageKind.OPEN else None,
             }
         )
-    overall = deals.aggregate(
-        won=Count("id", filter=Q(stage__kind=StageKind.WON)),
-        lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
-        average_won_amount=Avg("amount", filter=Q(stage__kind=StageKind.WON)),
-        average_cycle=Avg(F("won_at") - F("created_at"), filter=Q(stage__kind=StageKind.WON, won_at__isnull=False)),
-    )
+    overall = figures
     losses = (
         deals.filter(stage__kind=StageKind.LOST)
         .order_by()
@@ -342,24 +338,13 @@ def funnel(*, deals, group):
 
 
 def _average_days(deals):
-    """{stage id: mean days} over the ended stays in each stage of these deals' histories: the
-    time from a history row to the deal's next one (LEAD over the deal's rows), averaged in SQL."""
-    stays = (
-        StageHistory.objects.filter(opportunity__in=deals.values("pk"))
-        .annotate(
-            left_at=Window(
-                Lead("changed_at"),
-                partition_by=[F("opportunity_id")],
-                order_by=[F("changed_at").asc(), F("id").asc()],
-            )
-        )
-        .order_by()
-        .values("to_stage_id", "changed_at", "left_at")
-    )
-    inner, params = stays.query.sql_with_params()
+    """{stage id: mean days} over the ended stays in each stage of these deals' histories: from a
+    history row to the deal's next one (``left_at``, kept by triggers), averaged in SQL."""
+    inner, params = deals.values("pk").query.sql_with_params()
     sql = (
-        "SELECT stays.to_stage_id, AVG(EXTRACT(EPOCH FROM (stays.left_at - stays.changed_at))) / 86400.0 "
-        f"FROM ({inner}) AS stays WHERE stays.left_at IS NOT NULL GROUP BY stays.to_stage_id"
+        "SELECT h.to_stage_id, AVG(EXTRACT(EPOCH FROM (h.left_at - h.changed_at))) / 86400.0 "
+        f"FROM opportunities_stagehistory h WHERE h.left_at IS NOT NULL AND h.opportunity_id IN ({inner}) "
+        "GROUP BY h.to_stage_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
