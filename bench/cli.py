@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from bench import database, measure
+from bench import database, measure, memory
 from bench.registry import BATCH_JOBS, SCENARIOS, Selection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,20 +209,18 @@ def verdict(result):
 
 
 def run_job(job, env):
-    """The job in a child process: wall time and peak RSS (the child's own maximum)."""
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "bench.job", job.name], cwd=ROOT, env=env)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
+    """The job in a child process: wall time and peak RSS — the child's own (VmHWM, see
+    bench.memory: ru_maxrss would report at least the harness's size for every job)."""
+    measured = memory.run_measured([sys.executable, "-m", "bench.job", job.name], env=env, cwd=ROOT)
+    seconds = measured["seconds"]
     result = {
         "name": job.name,
         "title": job.title,
         "seconds": round(seconds, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "exit": os.waitstatus_to_exitcode(status),
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "exit": measured["exit"],
         "rolled_back": job.rollback,
     }
-    process.returncode = result["exit"]
     if job.target:
         result["target"] = list(job.target)
         limit_s, limit_mb = job.target

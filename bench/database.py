@@ -166,6 +166,30 @@ class Load:
         self.log(f"  {table}: {count:,} rows copied in {time.monotonic() - start:.1f} s")
         return count
 
+    def copy_text(self, table, columns, lines, *, chunk=8000):
+        """COPY already formatted rows (``lines``: one row each in COPY's text format, no newline) —
+        for generators of millions of rows whose values need no escaping (numbers, dates, codes):
+        several times faster than ``copy``."""
+        start = time.monotonic()
+        count = 0
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            buffer = []
+            for line in lines:
+                buffer.append(line)
+                if len(buffer) >= chunk:
+                    count += len(buffer)
+                    buffer.append("")
+                    copy.write("\n".join(buffer))
+                    buffer.clear()
+            if buffer:
+                count += len(buffer)
+                buffer.append("")
+                copy.write("\n".join(buffer))
+        self.rows[table] = self.rows.get(table, 0) + count
+        self.log(f"  {table}: {count:,} rows copied in {time.monotonic() - start:.1f} s")
+        return count
+
     def reset_sequence(self, table, column="id"):
         self.conn.execute(
             f"SELECT setval(pg_get_serial_sequence(%s, %s), coalesce((SELECT max({column}) FROM {table}), 0) + 1, "

@@ -6,6 +6,9 @@ import django
 
 
 def main(name):
+    from bench.memory import report_peak_at_exit
+
+    report_peak_at_exit()  # this process's own peak, for the harness (see bench.memory)
     django.setup()
     from django.db import transaction
 

@@ -299,7 +299,11 @@ class Customer(OwnedModel):
             models.Index(fields=["department", "-updated_at", "-id"], name="customer_dept_recent"),
             models.Index(fields=["next_follow_up_at"], name="customer_next_follow_up"),
             models.Index(fields=["last_follow_up_at"], name="customer_last_follow_up"),
-            models.Index(fields=["deleted_at"], name="customer_deleted", condition=Q(deleted_at__isnull=False)),
+            # The recycle bin; its ids too, for the "customer not in the recycle bin" anti-joins of
+            # deals (opportunities.models.OpportunityQuerySet.alive) without a heap visit.
+            models.Index(
+                fields=["deleted_at"], include=["id"], name="customer_deleted", condition=Q(deleted_at__isnull=False)
+            ),
             models.Index(fields=["mobile"], name="customer_mobile", condition=~Q(mobile="")),
             models.Index(fields=["credit_code"], name="customer_credit_code", condition=~Q(credit_code="")),
             models.Index(fields=["email"], name="customer_email", condition=~Q(email="")),

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
@@ -422,8 +422,12 @@ def customer_purge_recycle_bin(*, now=None):
         Customer.objects.filter(pk__in=ids).delete()
         # After the rows: deleting them writes "deleted" history rows, which go too.
         Customer.history.filter(id__in=ids + merged_into_purged).exclude(id__in=kept).delete()
-        # Contacts that moved away in a merge keep their history.
-        Contact.history.filter(customer_id__in=ids).exclude(id__in=Contact.objects.values("pk")).delete()
+        # Contacts that moved away in a merge keep their history. NOT EXISTS (an anti-join probing
+        # the contacts' primary key), not NOT IN (SELECT id FROM customers_contact): a million
+        # contact ids do not fit a hashed subplan in work_mem, so NOT IN scanned the whole list
+        # for every history row — and the contacts deleted just above have just written one
+        # "deleted" history row each (minutes at 500,000 customers).
+        Contact.history.filter(customer_id__in=ids).filter(~Exists(Contact.objects.filter(pk=OuterRef("id")))).delete()
     expired_members = teams.team_members_purge_expired(CustomerTeamMember, now=now)
     return {"purged": len(expired), "expired_team_rows": expired_members}
 

@@ -6,8 +6,8 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Avg, Count, DecimalField, F, Max, OuterRef, Q, Subquery, Sum, Value, Window
-from django.db.models.functions import Coalesce, Lead, RowNumber, TruncMonth
+from django.db.models import Avg, Count, DecimalField, F, Max, Q, Sum, Value, Window
+from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -203,19 +203,24 @@ def column_totals(deals, stage_ids):
 def board(*, deals, group, page_size=BOARD_PAGE_SIZE):
     """The board of ``group`` over ``deals`` (the user's scoped, filtered deals): a column per
     open stage, then won and lost, each with its count, amount and weighted amount, the first
-    ``page_size`` cards (most recently changed first) and a cursor for the next ones. Three
-    queries, however many columns and cards: stages, totals, cards."""
+    ``page_size`` cards (most recently changed first) and a cursor for the next ones. Four
+    queries, however many columns and cards: stages, totals, the cards' ids, the cards."""
     stages = board_stages(group)
     ids = [stage.pk for stage in stages]
     totals = column_totals(deals, ids)
-    ranked = (
-        _cards(deals.filter(stage_id__in=ids))
+    # The first cards of each column ranked on the deals alone, then fetched with their customer
+    # and owner by id: joined before the ranking, every deal in scope (thousands) fetched its
+    # customer's row to keep a hundred; as one statement (ids IN the ranking), the planner cannot
+    # tell the ranking keeps so few and scans every deal.
+    first = list(
+        deals.filter(stage_id__in=ids)
         .annotate(
             rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("updated_at").desc(), F("id").desc()])
         )
         .filter(rank__lte=page_size + 1)
-        .order_by("stage_id", "rank")
+        .values_list("pk", flat=True)
     )
+    ranked = _cards(Opportunity.objects.filter(pk__in=first)).order_by("stage_id", "-updated_at", "-id")
     cards = {pk: [] for pk in ids}
     for card in ranked:
         cards[card.stage_id].append(card)
@@ -279,19 +284,20 @@ def funnel(*, deals, group):
     (created → won), and ``loss_reasons`` (count and amount per reason)."""
     stages = list(stages_of(group, kinds=FUNNEL_KINDS))
     deals = deals.filter(stage__group=group)
-    furthest = (
-        StageHistory.objects.filter(opportunity=OuterRef("pk"), to_stage__kind__in=FUNNEL_KINDS)
-        .order_by()
-        .values("opportunity")
-        .annotate(furthest=Max("to_stage__order"))
-        .values("furthest")
-    )
+    # The furthest funnel stage each deal's history reached, kept on the deal (see the field).
     reached = {}
     for stage in stages:
-        hit = Q(furthest__gte=stage.order)
+        hit = Q(furthest_stage_order__gte=stage.order)
         reached[f"c{stage.pk}"] = Count("id", filter=hit)
         reached[f"a{stage.pk}"] = Coalesce(Sum("amount", filter=hit), Value(Decimal(0)))
-    figures = deals.annotate(furthest=Subquery(furthest)).aggregate(**reached) if stages else {}
+    # One pass over the deals: the stages reached and the overall figures together.
+    figures = deals.aggregate(
+        **reached,
+        won=Count("id", filter=Q(stage__kind=StageKind.WON)),
+        lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
+        average_won_amount=Avg("amount", filter=Q(stage__kind=StageKind.WON)),
+        average_cycle=Avg(F("won_at") - F("created_at"), filter=Q(stage__kind=StageKind.WON, won_at__isnull=False)),
+    )
 
     days = _average_days(deals)
     rows = []
@@ -309,12 +315,7 @@ def funnel(*, deals, group):
                 "average_days": _days(days.get(stage.pk)) if stage.kind == StageKind.OPEN else None,
             }
         )
-    overall = deals.aggregate(
-        won=Count("id", filter=Q(stage__kind=StageKind.WON)),
-        lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
-        average_won_amount=Avg("amount", filter=Q(stage__kind=StageKind.WON)),
-        average_cycle=Avg(F("won_at") - F("created_at"), filter=Q(stage__kind=StageKind.WON, won_at__isnull=False)),
-    )
+    overall = figures
     losses = (
         deals.filter(stage__kind=StageKind.LOST)
         .order_by()
@@ -342,24 +343,13 @@ def funnel(*, deals, group):
 
 
 def _average_days(deals):
-    """{stage id: mean days} over the ended stays in each stage of these deals' histories: the
-    time from a history row to the deal's next one (LEAD over the deal's rows), averaged in SQL."""
-    stays = (
-        StageHistory.objects.filter(opportunity__in=deals.values("pk"))
-        .annotate(
-            left_at=Window(
-                Lead("changed_at"),
-                partition_by=[F("opportunity_id")],
-                order_by=[F("changed_at").asc(), F("id").asc()],
-            )
-        )
-        .order_by()
-        .values("to_stage_id", "changed_at", "left_at")
-    )
-    inner, params = stays.query.sql_with_params()
+    """{stage id: mean days} over the ended stays in each stage of these deals' histories: from a
+    history row to the deal's next one (``left_at``, kept by triggers), averaged in SQL."""
+    inner, params = deals.values("pk").query.sql_with_params()
     sql = (
-        "SELECT stays.to_stage_id, AVG(EXTRACT(EPOCH FROM (stays.left_at - stays.changed_at))) / 86400.0 "
-        f"FROM ({inner}) AS stays WHERE stays.left_at IS NOT NULL GROUP BY stays.to_stage_id"
+        "SELECT h.to_stage_id, AVG(EXTRACT(EPOCH FROM (h.left_at - h.changed_at))) / 86400.0 "
+        f"FROM opportunities_stagehistory h WHERE h.left_at IS NOT NULL AND h.opportunity_id IN ({inner}) "
+        "GROUP BY h.to_stage_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -14,6 +14,7 @@ from crm.errors import ConflictError, DomainError
 from customers import services as customer_services
 from opportunities.forms import UPDATE_FIELDS, OpportunityForm
 from opportunities.models import (
+    FUNNEL_KINDS,
     LostReason,
     Opportunity,
     OpportunityTeamMember,
@@ -141,6 +142,10 @@ def _enter_stage(*, user, opportunity, stage, at, lost_reason=None, lost_note=""
     opportunity.lost_at = at if stage.kind == StageKind.LOST else None
     opportunity.lost_reason = lost_reason if stage.kind == StageKind.LOST else None
     opportunity.lost_note = lost_note if stage.kind == StageKind.LOST else ""
+    if stage.kind in FUNNEL_KINDS and (
+        opportunity.furthest_stage_order is None or stage.order > opportunity.furthest_stage_order
+    ):
+        opportunity.furthest_stage_order = stage.order  # the triggers agree (migration 0003)
     return StageHistory(opportunity=opportunity, from_stage=previous, to_stage=stage, changed_by=user, changed_at=at)
 
 
@@ -225,7 +230,8 @@ def opportunity_move(*, user, opportunity, stage, version, lost_reason=None, los
     locked.version += 1
     locked.save(
         update_fields=[
-            "stage", "probability", "won_at", "lost_at", "lost_reason", "lost_note", "version", "updated_at",
+            "stage", "probability", "won_at", "lost_at", "lost_reason", "lost_note", "furthest_stage_order",
+            "version", "updated_at",
         ]
     )  # fmt: skip
     history.save()

@@ -36,7 +36,7 @@ def _stages(load):
     "opportunities",
     after=["customers"],
     tables=["opportunities_opportunity", "opportunities_stagehistory"],
-    version=1,
+    version=2,
 )
 def opportunities(load):
     rng = random.Random("opportunities")
@@ -57,7 +57,7 @@ def opportunities(load):
         at = created
         first_history = history_id + 1
         history_id += 1
-        history.append((history_id, at, owner_id, None, deal_id, stage[0]))
+        history.append([history_id, at, owner_id, None, deal_id, stage[0], None])
         roll, outcome, threshold = rng.random(), None, 0.0
         for share, kind in OUTCOMES:
             threshold += share
@@ -70,13 +70,17 @@ def opportunities(load):
             previous, stage = stage, open_stages[position]
             at = min(at + timedelta(days=rng.uniform(2, 40)), NOW)
             history_id += 1
-            history.append((history_id, at, owner_id, previous[0], deal_id, stage[0]))
+            history[-1][6] = at  # left_at: when the next change came
+            history.append([history_id, at, owner_id, previous[0], deal_id, stage[0], None])
+        # The furthest funnel stage reached (Opportunity.furthest_stage_order): the last open one, or won.
+        furthest = closing["won"][4] if outcome == "won" else stage[4]
         won_at = lost_at = lost_reason = None
         if outcome is not None:
             previous, stage = stage, closing[outcome]
             at = min(at + timedelta(days=rng.uniform(2, 40)), NOW)
             history_id += 1
-            history.append((history_id, at, owner_id, previous[0], deal_id, stage[0]))
+            history[-1][6] = at
+            history.append([history_id, at, owner_id, previous[0], deal_id, stage[0], None])
             won_at = at if outcome == "won" else None
             if outcome == "lost":
                 lost_at, lost_reason = at, rng.choice(lost_reasons) if lost_reasons else None
@@ -86,20 +90,25 @@ def opportunities(load):
                 deal_id, created, at, f"{rng.choice(TITLES)}项目", amount, stage[3],
                 (created + timedelta(days=rng.randrange(30, 240))).date(), "", won_at, lost_at, "",
                 history_id - first_history + 1, owner_id, customer_id, department_id, lost_reason,
-                owner_id, None, stage[0],
+                owner_id, None, stage[0], furthest,
             )
         )  # fmt: skip
     columns = [
         "id", "created_at", "updated_at", "title", "amount", "probability", "expected_close_date", "lost_note",
         "won_at", "lost_at", "remark", "version", "created_by_id", "customer_id", "department_id",
-        "lost_reason_id", "owner_id", "source_id", "stage_id",
+        "lost_reason_id", "owner_id", "source_id", "stage_id", "furthest_stage_order",
     ]  # fmt: skip
     load.copy("opportunities_opportunity", columns, deals)
+    # The rows carry their derived columns already (the deal's furthest stage, each stay's end):
+    # the history's insert trigger (which would work them out again in two UPDATEs over every
+    # deal) is off for the load.
+    load.execute("ALTER TABLE opportunities_stagehistory DISABLE TRIGGER opportunity_history_insert")
     load.copy(
         "opportunities_stagehistory",
-        ["id", "changed_at", "changed_by_id", "from_stage_id", "opportunity_id", "to_stage_id"],
+        ["id", "changed_at", "changed_by_id", "from_stage_id", "opportunity_id", "to_stage_id", "left_at"],
         history,
     )
+    load.execute("ALTER TABLE opportunities_stagehistory ENABLE TRIGGER opportunity_history_insert")
     load.reset_sequence("opportunities_opportunity")
     load.reset_sequence("opportunities_stagehistory")
 

@@ -18,16 +18,47 @@ from bench.registry import Selection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _admin_connection():
+def _admin_connection(dbname="postgres"):
     db = settings.DATABASES["default"]
     return psycopg.connect(
         host=db["HOST"] or "127.0.0.1",
         port=db["PORT"] or 5432,
         user=db["USER"],
         password=db["PASSWORD"] or None,
-        dbname="postgres",
+        dbname=dbname,
         autocommit=True,
     )
+
+
+# The loaded contracts are consistent the way the services keep them: each of these counts the
+# rows that are not (all must be 0).
+CONTRACT_CHECKS = {
+    "total = sum of the lines": "SELECT count(*) FROM contracts_contract c WHERE c.total <> "
+    "(SELECT coalesce(sum(l.subtotal), 0) FROM contracts_contractline l WHERE l.contract_id = c.id)",
+    "subtotal = quantity × price × (1 − discount)": "SELECT count(*) FROM contracts_contractline "
+    "WHERE subtotal <> round(quantity * unit_price * (1 - discount_rate), 2)",
+    "paid = confirmed payments": "SELECT count(*) FROM contracts_contract c WHERE c.paid_amount <> "
+    "(SELECT coalesce(sum(p.amount), 0) FROM contracts_payment p WHERE p.contract_id = c.id "
+    "AND p.status = 'confirmed')",
+    "plan paid = its confirmed payments": "SELECT count(*) FROM contracts_paymentplan pl WHERE pl.paid_amount <> "
+    "(SELECT coalesce(sum(p.amount), 0) FROM contracts_payment p WHERE p.plan_id = pl.id AND p.status = 'confirmed')",
+    "plans add up to the total": "SELECT count(*) FROM contracts_contract c JOIN (SELECT contract_id, sum(amount) s "
+    "FROM contracts_paymentplan GROUP BY contract_id) p ON p.contract_id = c.id WHERE p.s <> c.total",
+    "payments only on approved contracts or later": "SELECT count(*) FROM contracts_payment p "
+    "JOIN contracts_contract c ON c.id = p.contract_id "
+    "WHERE c.status NOT IN ('approved', 'active', 'completed', 'expired', 'terminated')",
+    "owner and department the customer's": "SELECT count(*) FROM contracts_contract c JOIN customers_customer cu "
+    "ON cu.id = c.customer_id WHERE c.owner_id IS DISTINCT FROM cu.owner_id "
+    "OR c.department_id IS DISTINCT FROM cu.department_id",
+    "number = HT + creation day + sequence": "SELECT count(*) FROM contracts_contract WHERE number !~ '^HT[0-9]{14}$' "
+    "OR substr(number, 3, 8) <> to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')",
+    "a day's sequence row = its last number, no gaps": "SELECT count(*) FROM contracts_contractsequence s "
+    "LEFT JOIN (SELECT substr(number, 3, 8) AS day, count(*) AS n, max(right(number, 6)::int) AS last "
+    "FROM contracts_contract GROUP BY 1) c ON c.day = to_char(s.day, 'YYYYMMDD') "
+    "WHERE s.prefix <> 'HT' OR c.n IS DISTINCT FROM s.last OR c.last IS DISTINCT FROM s.last",
+    "every contract's day has a sequence row": "SELECT count(DISTINCT substr(number, 3, 8)) - "
+    "(SELECT count(*) FROM contracts_contractsequence) FROM contracts_contract",
+}
 
 
 def test_selection_patterns():
@@ -59,14 +90,26 @@ def test_harness_loads_data_and_measures_a_scenario(django_db_setup, django_db_b
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(output.read_text())
+        with _admin_connection(harness_db) as conn:
+            inconsistent = {name: conn.execute(query).fetchone()[0] for name, query in CONTRACT_CHECKS.items()}
+            contract_rows = conn.execute(
+                "SELECT count(*), count(DISTINCT number), count(*) FILTER (WHERE status = 'draft') "
+                "FROM contracts_contract"
+            ).fetchone()
     finally:
         with _admin_connection() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(harness_db)))
 
+    assert inconsistent == dict.fromkeys(CONTRACT_CHECKS, 0)
+    total, distinct_numbers, drafts = contract_rows
+    assert total == 200 and distinct_numbers == total and 0 < drafts < total
     rows = report["data"]["rows"]
     assert rows["staff_user"] == 200
     assert rows["customers_customer"] == 100
     assert rows["customers_contact"] >= 100
+    assert rows["contracts_contract"] == 200
+    assert 700 <= rows["contracts_contractline"] <= 1300
+    assert rows["contracts_payment"] > 0 and rows["contracts_paymentplan"] > 0
     assert report["machine"]["cores"] >= 1
     [scenario] = report["scenarios"]
     assert scenario["name"] == "customers.list"

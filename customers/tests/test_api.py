@@ -443,6 +443,25 @@ def test_purge_removes_customers_deleted_more_than_30_days_ago(org, owned):
     assert AuditEvent.objects.filter(action=AuditAction.PURGE, target_id=str(owned.pk)).exists()
 
 
+def test_purge_removes_the_purged_contacts_history_and_keeps_a_moved_contacts(org, owned):
+    """The contacts deleted with the customer write a "deleted" history row each: those go too
+    (NOT EXISTS against the contacts still there); a contact that moved to another customer keeps
+    its history, rows from its time at the purged customer included."""
+    [stayed] = Contact.objects.filter(customer=owned)
+    moved = ContactFactory(customer=owned, name="李四")
+    elsewhere = make_customer(org.east_rep, name="另一家客户")
+    moved.customer = elsewhere
+    moved.save()
+    moved_history = set(Contact.history.filter(id=moved.pk).values_list("history_id", flat=True))
+    assert Contact.history.filter(id=moved.pk, customer_id=owned.pk).exists()
+    services.customer_delete(user=org.east_rep, customer=owned)
+    Customer.objects.filter(pk=owned.pk).update(deleted_at=timezone.now() - timedelta(days=31))
+    assert services.customer_purge_recycle_bin()["purged"] == 1
+    assert not Contact.history.filter(id=stayed.pk).exists()
+    assert set(Contact.history.filter(id=moved.pk).values_list("history_id", flat=True)) == moved_history
+    assert Contact.objects.filter(pk=moved.pk, customer=elsewhere).exists()
+
+
 def test_purge_task_runs_once_a_day(org, owned):
     from customers.tasks import customer_purge_recycle_bin_task
 
