@@ -9,7 +9,7 @@ lists and reports read them without a join."""
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import TimeStampedModel
@@ -65,8 +65,15 @@ class ContractQuerySet(ScopedQuerySet):
     """Contracts a user may see: their data scope over the contract's owner/department; never
     contracts of a customer in the recycle bin."""
 
+    def alive(self):
+        """Contracts of customers not in the recycle bin: NOT EXISTS against the binned customers
+        (a small partial index), not a join on all live customers (see OpportunityQuerySet.alive)."""
+        from customers.models import Customer
+
+        return self.filter(~Exists(Customer.objects.filter(pk=OuterRef("customer_id"), deleted_at__isnull=False)))
+
     def visible_to(self, user):
-        return self.filter(customer__deleted_at__isnull=True).filter(self.scope_q(user))
+        return self.alive().filter(self.scope_q(user))
 
     def sales(self):
         return self.filter(status__in=SALES_STATUSES)
@@ -180,7 +187,6 @@ class ContractLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=0), name="contract_line_quantity_not_negative"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="contract_line_price_not_negative"),
         ]
-        indexes = [models.Index(fields=["product"], name="contract_line_product")]
 
     def __str__(self):
         return f"{self.contract_id}: {self.product_id} × {self.quantity}"
@@ -212,7 +218,10 @@ class ThroughContractQuerySet(models.QuerySet):
     """Rows seen through their contract's scope (plans, payments, invoices)."""
 
     def visible_to(self, user):
-        return self.filter(contract__customer__deleted_at__isnull=True).filter(_through_contract(user))
+        from customers.models import Customer
+
+        binned = Customer.objects.filter(pk=OuterRef("contract__customer_id"), deleted_at__isnull=False)
+        return self.filter(~Exists(binned)).filter(_through_contract(user))
 
 
 class PlanStatus(models.TextChoices):

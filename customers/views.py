@@ -534,7 +534,7 @@ def _bulk_transfer(request, customers):
         to_owner=to_owner,
         reason=request.POST.get("reason", ""),
         request=request,
-        options={name: request.POST.get(name) == "on" for name in ("opportunities", "tasks")},
+        options={name: request.POST.get(name) == "on" for name in ("opportunities", "tasks", "contracts")},
     )
 
 

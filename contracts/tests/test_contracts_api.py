@@ -336,3 +336,23 @@ def test_the_list_runs_a_fixed_number_of_queries(org, client_for):
     many = queries()
     assert (few[1], many[1]) == (20, 45)
     assert few[0] == many[0], (few, many)
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_customer_transfer_takes_live_contracts_when_asked(org, client_for, customer, follow):
+    """The API's transfer passes ``contracts`` to the contracts follower: live contracts move, a
+    pending one stays (its approval was routed by the old owner's department)."""
+    draft = ContractFactory(customer=customer, owner=org.east_rep, status=ContractStatus.DRAFT)
+    active = ContractFactory(customer=customer, owner=org.east_rep, status=ContractStatus.ACTIVE)
+    pending = ContractFactory(customer=customer, owner=org.east_rep, status=ContractStatus.PENDING)
+    response = client_for(org.east_lead).post(
+        reverse("api:customer-transfer"),
+        {"customers": [customer.pk], "to_owner": org.east_intern.pk, "reason": "离职交接"}
+        | ({"contracts": True} if follow else {}),
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    for contract in (draft, active, pending):
+        contract.refresh_from_db()
+    expected = org.east_intern if follow else org.east_rep
+    assert (draft.owner, active.owner, pending.owner) == (expected, expected, org.east_rep)

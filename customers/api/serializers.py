@@ -256,6 +256,9 @@ class TransferSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
     opportunities = serializers.BooleanField(default=False, help_text=_("未结商机一并转给新负责人"))
     tasks = serializers.BooleanField(default=False, help_text=_("未完成的待办一并转给新负责人"))
+    contracts = serializers.BooleanField(
+        default=False, help_text=_("未结束的合同（草稿、已通过、执行中等，审核中的除外）一并转给新负责人")
+    )
 
 
 class TeamMemberSerializer(serializers.Serializer):

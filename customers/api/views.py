@@ -268,7 +268,7 @@ class CustomerViewSet(ScopedModelViewSet):
             to_owner=to_owner,
             reason=data["reason"],
             request=request,
-            options={"opportunities": data["opportunities"], "tasks": data["tasks"]},
+            options={"opportunities": data["opportunities"], "tasks": data["tasks"], "contracts": data["contracts"]},
         )
         return Response({"transferred": moved})
 

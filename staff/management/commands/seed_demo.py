@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from activities.demo import load_demo as load_demo_activities
+from approvals.demo import load_demo as load_demo_approvals
+from contracts.demo import load_demo as load_demo_contracts
 from customers.demo import load_demo as load_demo_customers
 from opportunities.demo import load_demo as load_demo_opportunities
 from pool.demo import load_demo as load_demo_pool
@@ -102,11 +104,22 @@ class Command(BaseCommand):
                 codename__in=["view_opportunity", "add_opportunity", "change_opportunity", "delete_opportunity"],
             )
         )
+        sales += list(
+            Permission.objects.filter(
+                content_type__app_label="contracts",
+                codename__in=[
+                    "view_product", "view_contract", "add_contract", "change_contract", "delete_contract",
+                    "view_paymentplan", "change_paymentplan", "view_payment", "add_payment",
+                    "view_invoicetitle", "add_invoicetitle", "change_invoicetitle",
+                    "view_invoice", "add_invoice",
+                ],
+            )
+        )  # fmt: skip
         managing = list(
             Permission.objects.filter(
                 content_type__app_label="customers", codename__in=["transfer_customer", "view_full_contact"]
             )
-        )
+        ) + list(Permission.objects.filter(content_type__app_label="contracts", codename="confirm_payment"))
         roles = {}
         for name, scope, description in ROLES:
             permissions = sales + ([view_user, *managing] if scope != DataScope.SELF else [])
@@ -152,5 +165,7 @@ class Command(BaseCommand):
         load_demo_customers(reps)
         load_demo_activities(reps)
         load_demo_opportunities()
+        load_demo_contracts()
         load_demo_pool()
+        load_demo_approvals()  # the 总经理 role approves as general manager
         return created_admin
