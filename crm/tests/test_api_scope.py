@@ -100,6 +100,7 @@ CONTRACT = ScopeCase(
     make=lambda owner, department: ContractFactory(owner=owner, department=department),
 )
 
+
 # Payment plans, payments and invoices are seen through their contract's scope.
 def _sales_contract(owner, department):
     from contracts.models import ContractStatus
