@@ -19,6 +19,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("opportunities/", include("opportunities.urls")),
     path("imports/", include("imports.urls")),
+    path("analytics/", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("notifications.api.urls")),
     path("", include("opportunities.api.urls")),
     path("", include("imports.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
