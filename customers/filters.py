@@ -32,6 +32,7 @@ from staff.models import Department, User
 
 RFM_CHOICES = [(str(score), str(score)) for score in range(6)]
 
+
 class HiddenFieldFilterMixin:
     """For FilterSets over customers (the customer list, the pool list): a field hidden from the
     user cannot be filtered on — the rows that come back would reveal it — so such filters are
