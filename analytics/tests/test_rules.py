@@ -158,7 +158,10 @@ def test_churn_rule_adds_up_to_one():
 # --- lifecycle ---------------------------------------------------------------------------------------
 
 
-def _history(*, purchases, total="100.00", last_purchase_days=5, contact_ago=days(1)):
+ONE_DAY = days(1)
+
+
+def _history(*, purchases, total="100.00", last_purchase_days=5, contact_ago=ONE_DAY):
     someone = customer()
     for n in range(purchases):
         buy(someone, on=(AS_OF - days(last_purchase_days + n)).date(), total=total)
