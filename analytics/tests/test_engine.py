@@ -47,7 +47,8 @@ def _random_histories(count, seed):
                 status=rng.choice(ContractStatus.values),
             )
         for _follow_up in range(rng.choice([0, 1, 2, 4])):
-            contact(someone, at=AS_OF - days(rng.randint(0, 400), rng.randint(0, 86_399)), type=rng.choice(FOLLOW_UP_TYPES))
+            at = AS_OF - days(rng.randint(0, 400), rng.randint(0, 86_399))
+            contact(someone, at=at, type=rng.choice(FOLLOW_UP_TYPES))
         made.append(someone)
     return made
 
