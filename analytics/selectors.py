@@ -2,7 +2,8 @@
 behind it for the 360 card."""
 
 from analytics.models import AnalyticsSettings, CustomerProfile
-from analytics.rules import DAY_SECONDS
+
+DAY_SECONDS = 86_400
 
 
 def profile_for_customer(*, customer):

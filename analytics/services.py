@@ -13,7 +13,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from analytics import engine, rules
 from analytics.models import AnalyticsSettings, CustomerProfile
 from crm.errors import DomainError
 
@@ -40,6 +39,8 @@ def _mark_key(customer_id):
 def profiles_recompute(*, customer_ids, now=None):
     """Recompute the profiles of ``customer_ids`` (live customers; others are skipped) with the
     bulk code path filtered to them. Returns the number written."""
+    from analytics import engine  # pandas: loaded by the processes that compute, not by every import
+
     ids = sorted({int(pk) for pk in customer_ids if pk})
     if not ids:
         return 0
@@ -102,6 +103,8 @@ def churn_model_train(*, now=None):
     """Train the churn model on the company's own history (``engine.training_set``) and store it
     with its hold-out AUC and training time; with too little history, clear it (the rule is
     used). Returns the AUC or None."""
+    from analytics import engine
+
     settings = AnalyticsSettings.load()
     now = now or timezone.now()
     features, labels = engine.training_set(now=now)
@@ -120,6 +123,8 @@ def profiles_recompute_all(*, train=True, now=None, progress=None):
     """Recompute every live customer's profile (nightly, and on demand from the settings page):
     the churn model first (``train``), then quantile breakpoints (quantile mode), then the
     profiles. Returns the number written."""
+    from analytics import engine, rules
+
     now = now or timezone.now()
     started = time.monotonic()
     if train:
@@ -187,6 +192,7 @@ def profiles_recompute_all_reported():
 def tag_rules_validate(value):
     """A list of {tag, field, op, value}: known field and operator, a short plain tag name, a
     number (or a lifecycle code for ``lifecycle``). Raises DomainError with a zh-hans message."""
+    from analytics import rules
     from analytics.models import Lifecycle
 
     def invalid(message):
