@@ -14,6 +14,7 @@ cut-off (features) and what happened after it (label)."""
 
 import io
 import logging
+import tempfile
 import time
 from datetime import timedelta
 
@@ -35,6 +36,8 @@ CHUNK = 50_000
 CHURN_WINDOW = timedelta(days=180)
 # Each class needs at least this many labelled customers before a model is worth training.
 MIN_PER_CLASS = 10
+# The aggregate's CSV is kept in memory up to this size (≈ 60 bytes a customer), then on disk.
+SPOOL_BYTES = 64 * 1024 * 1024
 # For the hash aggregates of the bulk query (5,000,000 lines): kept in memory instead of spilling.
 WORK_MEM = "256MB"
 
@@ -66,28 +69,23 @@ def _aggregate_sql(*, filtered, categories, label):
     category_join = category_select = ""
     if categories:
         # Top 3 by number of lines; ties: the category bought first (earliest signed date, then
-        # the earliest line), then its name.
+        # the earliest line), then its name. (array_agg with ORDER BY and a slice: one sort of the
+        # (customer, category) rows, no window over them.)
         category_select = ", cat.categories"
         category_join = f"""
         LEFT JOIN (
             SELECT customer_id,
-                   array_agg(category ORDER BY lines DESC, first_signed, first_line, category) AS categories
+                   (array_agg(category ORDER BY lines DESC, first_signed, first_line, category))[1:3] AS categories
             FROM (
-                SELECT customer_id, category, lines, first_signed, first_line,
-                       row_number() OVER (PARTITION BY customer_id
-                                          ORDER BY lines DESC, first_signed, first_line, category) AS rank
-                FROM (
-                    SELECT c.customer_id, pr.category, count(*) AS lines,
-                           min(c.signed_date) AS first_signed, min(l.id) AS first_line
-                    FROM contracts_contractline l
-                    JOIN contracts_contract c ON c.id = l.contract_id
-                    JOIN contracts_product pr ON pr.id = l.product_id
-                    WHERE c.status = ANY(%(statuses)s) AND c.signed_date <= %(as_of_date)s
-                      AND pr.category <> ''{by_contract_customer}
-                    GROUP BY c.customer_id, pr.category
-                ) per_category
-            ) ranked
-            WHERE rank <= 3
+                SELECT c.customer_id, pr.category, count(*) AS lines,
+                       min(c.signed_date) AS first_signed, min(l.id) AS first_line
+                FROM contracts_contractline l
+                JOIN contracts_contract c ON c.id = l.contract_id
+                JOIN contracts_product pr ON pr.id = l.product_id
+                WHERE c.status = ANY(%(statuses)s) AND c.signed_date <= %(as_of_date)s
+                  AND pr.category <> ''{by_contract_customer}
+                GROUP BY c.customer_id, pr.category
+            ) per_category
             GROUP BY customer_id
         ) cat ON cat.customer_id = cu.id"""
     label_select = label_join = ""
@@ -167,6 +165,11 @@ def _params(*, as_of, ids=None, label_until=None):
 def _build_aggregate(cursor, *, as_of, ids=None, categories=True, label_until=None):
     """(Re)create the temporary table analytics_agg; returns its row count."""
     cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    # JIT compiling this query's ~70 expressions costs more than it saves; the join of lines and
+    # contracts is worth two workers even where the planner's default costs say no.
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL parallel_setup_cost = 100")
+    cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
     cursor.execute("DROP TABLE IF EXISTS analytics_agg")
     sql = _aggregate_sql(filtered=ids is not None, categories=categories, label=label_until is not None)
     cursor.execute(
@@ -177,14 +180,28 @@ def _build_aggregate(cursor, *, as_of, ids=None, categories=True, label_until=No
 
 
 def _chunks(columns):
-    """Frames of ``columns`` of analytics_agg, CHUNK rows at a time, through a server-side cursor
-    on the current transaction's connection."""
+    """Frames of ``columns`` of analytics_agg, CHUNK rows at a time: COPYed out as CSV into a
+    spooled file (memory up to SPOOL_BYTES, then disk), parsed by pandas chunk by chunk — so the
+    connection is free for the chunks' COPY in, and memory is bounded by the chunk."""
     connection.ensure_connection()
-    with connection.connection.cursor(name="analytics_agg_rows") as rows:
-        rows.itersize = CHUNK
-        rows.execute(f"SELECT {', '.join(columns)} FROM analytics_agg")  # noqa: S608 - fixed names
-        while batch := rows.fetchmany(CHUNK):
-            yield pd.DataFrame.from_records(batch, columns=columns)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        with (
+            connection.connection.cursor() as raw,
+            raw.copy(f"COPY (SELECT {', '.join(columns)} FROM analytics_agg) TO STDOUT (FORMAT csv)") as copy,
+        ):
+            for block in copy:
+                spool.write(block)
+        if not spool.tell():
+            return
+        spool.seek(0)
+        yield from pd.read_csv(
+            spool,
+            names=columns,
+            header=None,
+            chunksize=CHUNK,
+            true_values=["t"],
+            false_values=["f"],
+        )
 
 
 SCORED_COLUMNS = [
