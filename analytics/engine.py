@@ -36,6 +36,8 @@ CHUNK = 50_000
 CHURN_WINDOW = timedelta(days=180)
 # Each class needs at least this many labelled customers before a model is worth training.
 MIN_PER_CLASS = 10
+# A model that ranks churners no better than this on the hold-out is not used (the rule is).
+MIN_AUC = 0.6
 # The aggregate's CSV is kept in memory up to this size (≈ 60 bytes a customer), then on disk.
 SPOOL_BYTES = 64 * 1024 * 1024
 # For the hash aggregates of the bulk query (5,000,000 lines): kept in memory instead of spilling.
@@ -335,7 +337,8 @@ def training_set(*, now=None):
 def churn_model_fit(features, labels, *, min_labelled):
     """A logistic regression on standardised features, evaluated on a stratified 25 % hold-out;
     returns (model dict, AUC) — or (None, None) when there are fewer than ``min_labelled``
-    customers or too few of either class (then the rule is used)."""
+    customers or too few of either class, and (None, AUC) when the hold-out AUC is below MIN_AUC
+    (in both cases the rule is used)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split
@@ -359,4 +362,4 @@ def churn_model_fit(features, labels, *, min_labelled):
         "coef": classifier.coef_[0].tolist(),
         "intercept": float(classifier.intercept_[0]),
     }
-    return model, auc
+    return (model if auc >= MIN_AUC else None), auc

@@ -101,8 +101,9 @@ def profile_ensure(*, customer):
 
 def churn_model_train(*, now=None):
     """Train the churn model on the company's own history (``engine.training_set``) and store it
-    with its hold-out AUC and training time; with too little history, clear it (the rule is
-    used). Returns the AUC or None."""
+    with its hold-out AUC and training time; with too little history, or a model no better than
+    ``engine.MIN_AUC``, clear it (the rule is used; a poor AUC stays on show). Returns the AUC or
+    None."""
     from analytics import engine
 
     settings = AnalyticsSettings.load()
@@ -112,7 +113,7 @@ def churn_model_train(*, now=None):
     AnalyticsSettings.objects.filter(pk=1).update(
         churn_model=model,
         churn_model_auc=auc,
-        churn_model_trained_at=now if model else None,
+        churn_model_trained_at=now if auc is not None else None,
         churn_model_samples=len(labels),
     )
     logger.info("churn model: %s labelled customers, AUC %s", len(labels), auc)

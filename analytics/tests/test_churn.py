@@ -143,3 +143,21 @@ def test_features_are_as_of_the_cutoff_and_the_label_is_what_came_after():
     assert late_row[names.index("log_follow_ups_90")] == 0
     # Days since contact = since its creation (220 days before the cut-off), not the later e-mail.
     assert late_row[names.index("log_days_since_contact")] == pytest.approx(np.log1p(220), rel=1e-6)
+
+
+def test_a_model_no_better_than_chance_is_not_used():
+    # Everybody looks the same at the cut-off; half of them (at random) come back afterwards.
+    rng = random.Random(1)
+    made = _bulk_customers(300)
+    FollowUp.objects.bulk_create(
+        [FollowUp(customer=c, occurred_at=CUTOFF + days(30), type="call") for c in made if rng.random() < 0.5]
+    )
+    _min_labelled(100)
+
+    auc = services.churn_model_train(now=AS_OF)
+
+    settings = AnalyticsSettings.load()
+    assert auc is not None and auc < engine.MIN_AUC
+    assert (settings.churn_model, settings.churn_model_auc) == (None, auc)
+    services.profiles_recompute_all(train=False, now=AS_OF)
+    assert set(CustomerProfile.objects.values_list("churn_source", flat=True)) == {"rule"}
