@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from activities.models import FollowUp, FollowUpAttachment, FollowUpType, Task, TaskPriority, TaskStatus
+from analytics.services import profile_recompute_schedule
 from crm.errors import DomainError
 from customers import services as customer_services
 from customers.selectors import customer_editable
@@ -178,6 +179,8 @@ def follow_up_create(
         customer_services.customer_followed_up(
             customer_id=customer.pk, occurred_at=occurred_at, content=content, next_follow_up_at=next_follow_up_at
         )
+        # The customer's profile (last contact, channels, churn risk) follows, debounced, after commit.
+        profile_recompute_schedule(customer_ids=[customer.pk])
         if create_task:
             task_create(
                 user=user,
@@ -358,6 +361,7 @@ def activities_merge(*, user, survivor, other):
     now = timezone.now()
     moved = FollowUp.objects.filter(customer=other).update(customer=survivor, updated_at=now)
     moved += Task.objects.filter(customer=other).update(customer=survivor, updated_at=now)
+    profile_recompute_schedule(customer_ids=[survivor.pk])
     latest = FollowUp.objects.filter(customer=survivor).order_by("-occurred_at", "-id").first()
     if latest is not None:
         customer_services.customer_followed_up(

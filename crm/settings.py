@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "opportunities",
     "contracts",
     "approvals",
+    "analytics",
     "imports",
 ]
 
@@ -369,6 +370,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pool.tasks.pool_recall_task",
         "schedule": crontab(hour=2, minute=0),
         "options": {"expires": 60 * 60},
+    },
+    # Customer profiles (客户画像): the churn model retrained, then every profile recomputed; daily
+    # at 01:30 on the analytics queue (under a minute at 500,000 customers).
+    "analytics-profiles-recompute": {
+        "task": "analytics.tasks.profiles_recompute_all_task",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"queue": "analytics", "expires": 60 * 60},
     },
     # Import uploads, error sheets and export files older than 7 days; daily at 04:10.
     "imports-purge-expired": {

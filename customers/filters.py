@@ -11,6 +11,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
+from analytics.models import Lifecycle
 from crm.api.filters import SyncFilterSet
 from customers import selectors
 from customers.custom_fields import definitions
@@ -28,6 +29,8 @@ from customers.models import (
 )
 from staff.fieldperms import hidden_fields
 from staff.models import Department, User
+
+RFM_CHOICES = [(str(score), str(score)) for score in range(6)]
 
 
 class HiddenFieldFilterMixin:
@@ -97,6 +100,30 @@ class CustomerFilterSet(HiddenFieldFilterMixin, SyncFilterSet):
     next_follow_up = django_filters.DateFromToRangeFilter(field_name="next_follow_up_at", label=_("下次联系"))
     updated = django_filters.DateFromToRangeFilter(field_name="updated_at", label=_("更新日期"))
     no_follow_up_days = django_filters.NumberFilter(method="filter_no_follow_up_days", label=_("未跟进天数 ≥"))
+    # The customer profile (客户画像, analytics app): one join on its primary key, indexed by
+    # lifecycle and by churn risk. Customers without a profile yet match none of these.
+    lifecycle = django_filters.MultipleChoiceFilter(
+        field_name="profile__lifecycle", choices=Lifecycle.choices, distinct=False, label=_("生命周期")
+    )
+    churn_risk_gt = django_filters.NumberFilter(
+        field_name="profile__churn_risk", lookup_expr="gt", min_value=0, max_value=1, label=_("流失风险 >")
+    )
+    churn_risk_lte = django_filters.NumberFilter(
+        field_name="profile__churn_risk", lookup_expr="lte", min_value=0, max_value=1, label=_("流失风险 ≤")
+    )
+    recency = django_filters.MultipleChoiceFilter(
+        field_name="profile__recency", choices=RFM_CHOICES, distinct=False, label=_("R 最近购买")
+    )
+    frequency = django_filters.MultipleChoiceFilter(
+        field_name="profile__frequency", choices=RFM_CHOICES, distinct=False, label=_("F 购买频率")
+    )
+    monetary = django_filters.MultipleChoiceFilter(
+        field_name="profile__monetary", choices=RFM_CHOICES, distinct=False, label=_("M 购买金额")
+    )
+    predicted_value_min = django_filters.NumberFilter(
+        field_name="profile__predicted_value", lookup_expr="gte", min_value=0, label=_("预测12个月价值 ≥")
+    )
+    profile_tag = django_filters.CharFilter(method="filter_profile_tag", max_length=30, label=_("自动标签"))
 
     class Meta:
         model = Customer
@@ -181,6 +208,11 @@ class CustomerFilterSet(HiddenFieldFilterMixin, SyncFilterSet):
         for tag in value or []:
             queryset = queryset.filter(Exists(through.objects.filter(customer_id=OuterRef("pk"), tag_id=tag.pk)))
         return queryset
+
+    def filter_profile_tag(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(profile__tags__contains=[value])
 
     def filter_no_follow_up_days(self, queryset, name, value):
         if value is None:

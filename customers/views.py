@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from analytics.models import Lifecycle
 from crm import regions
 from crm.errors import ConflictError, DomainError
 from customers import selectors, services
@@ -57,6 +58,10 @@ SORTS = {
     "next_follow_up": (("next_follow_up_at",), "asc"),
     "created": (("created_at",), "desc"),
     "updated": (("updated_at",), "desc"),
+    # The customer profile (analytics app); customers without one sort last either way.
+    "churn_risk": (("profile__churn_risk",), "desc"),
+    "predicted_value": (("profile__predicted_value",), "desc"),
+    "lifecycle": (("profile__lifecycle",), "asc"),
 }
 DEFAULT_SORT = "-updated"
 # Offsets beyond this many pages are not served (an absurd page number would overflow SQL's
@@ -65,7 +70,10 @@ MAX_PAGE = 10_000
 # List parameters that are not filters (kept out of saved views and of "is this view active").
 NON_FILTER_PARAMS = {"page", "per_page", "sort"}
 # Filters that take several values (saved as lists, like the API's saved views).
-MULTI_PARAMS = {"level", "source", "industry", "tags", "tags_all", "owner", "department"}
+MULTI_PARAMS = {
+    "level", "source", "industry", "tags", "tags_all", "owner", "department", "lifecycle", "recency", "frequency",
+    "monetary",
+}  # fmt: skip
 MASKABLE = set(MASKERS)
 MASKABLE_CUSTOM_TYPES = set(CUSTOM_MASKERS)
 # Customers one bulk request may act on (a page holds at most 100).
@@ -352,6 +360,8 @@ def _present_customer(presenter, user, customer):
         "next_follow_up_at": customer.next_follow_up_at,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
+        # The customer profile (analytics app), joined by the list's queryset; None until computed.
+        "profile": getattr(customer, "profile", None),
     }
     return {"pk": customer.pk, "masked": not full, **presenter.record(data, full=full)}
 
@@ -391,6 +401,10 @@ def _filter_panel(filterset, user, hidden):
         "kinds": [(value, label) for value, label in CustomerKind.choices],
         "deal_statuses": [(value, label) for value, label in DealStatus.choices],
         "provinces": _region_choices(regions.provinces()),
+        "lifecycles": [
+            {"value": value, "label": label, "checked": value in selected("lifecycle")}
+            for value, label in Lifecycle.choices
+        ],
         "custom": custom,
         "values": {
             name: data.get(name, "")
@@ -404,6 +418,7 @@ def _filter_panel(filterset, user, hidden):
                 "last_follow_up_before",
                 "next_follow_up_after",
                 "next_follow_up_before",
+                "churn_risk_gt",
             ]
         },  # fmt: skip
         "hidden": hidden,
@@ -421,6 +436,7 @@ def customer_list(request):
     filterset = CustomerFilterSet(request.GET, queryset=selectors.customer_list(user=user), request=request, user=user)
     queryset = filterset.qs
     count, capped = selectors.capped_count(queryset)
+    queryset = queryset.select_related("profile")
     queryset, sort = _ordered(queryset, request.GET.get("sort", ""), hidden_fields(user, "customer"))
     page, per_page = _page_params(request)
     offset = (page - 1) * per_page

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("contracts.api.urls")),
     path("", include("approvals.api.urls")),
     path("", include("contracts.api.payments_urls")),
+    path("", include("analytics.api.urls")),
 ]

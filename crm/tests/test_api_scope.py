@@ -58,6 +58,8 @@ CUSTOMER = ScopeCase(
 CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make, hides_unowned=True)
 CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make, hides_unowned=True)
 CUSTOMER_MERGES = ScopeCase("api:customer-list", "api:customer-merges", CUSTOMER.make, hides_unowned=True)
+# A customer's profile (客户画像, analytics): the customer's scope; computed on first read.
+CUSTOMER_PROFILE = ScopeCase("api:customer-list", "api:customer-profile", CUSTOMER.make, hides_unowned=True)
 CONTACT = ScopeCase(
     list_route="api:contact-list",
     detail_route="api:contact-detail",
@@ -148,6 +150,7 @@ SCOPED_ROUTES = {
     "api:customer-transfer": CUSTOMER,
     "api:customer-team-member-remove": CUSTOMER,
     "api:customer-merge": CUSTOMER,
+    "api:customer-profile": CUSTOMER_PROFILE,
     "api:contact-list": CONTACT,
     "api:contact-detail": CONTACT,
     # The public pool: its own visibility (pools serving the caller's department), tested in

@@ -1,0 +1,36 @@
+"""Profiles are read-only in the admin (the recompute writes them); settings are edited on the
+analytics settings page, shown here for reference."""
+
+from django.contrib import admin
+
+from analytics.models import AnalyticsSettings, CustomerProfile
+
+
+@admin.register(CustomerProfile)
+class CustomerProfileAdmin(admin.ModelAdmin):
+    list_display = ["customer", "lifecycle", "recency", "frequency", "monetary", "churn_risk", "computed_at"]
+    list_filter = ["lifecycle", "churn_source"]
+    raw_id_fields = ["customer"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AnalyticsSettings)
+class AnalyticsSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "scoring_mode", "churn_model_auc", "churn_model_trained_at", "last_bulk_at"]
+    readonly_fields = [
+        "churn_model_auc",
+        "churn_model_trained_at",
+        "churn_model_samples",
+        "last_bulk_at",
+        "last_bulk_seconds",
+        "last_bulk_count",
+    ]
+
+    def has_add_permission(self, request):
+        return not AnalyticsSettings.objects.exists()

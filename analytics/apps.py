@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalyticsConfig(AppConfig):
+    name = "analytics"
+    verbose_name = _("客户画像")
+
+    def ready(self):
+        # The profile card on the customer's 360 page.
+        from analytics import views
+        from customers import views as customer_views
+
+        customer_views.DETAIL_PANELS["profile"] = views.customer_panel
