@@ -193,3 +193,28 @@ def test_profile_is_computed_on_first_read():
     profile = services.profile_ensure(customer=someone)
     assert profile.lifecycle == "lost"  # no purchase, created 1,000 days ago
     assert profile.computed_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_contract_approved_or_voided_schedules_its_customers_recompute(
+    org, broker, django_capture_on_commit_callbacks
+):
+    """The contract's status machine (contracts.services.status) schedules the customer when the
+    contract starts or stops counting as a purchase — and not for a move that changes neither."""
+    from contracts.models import ContractStatus
+    from contracts.services.status import contract_transition
+    from contracts.tests.factories import ContractFactory
+
+    contract = ContractFactory(owner=org.east_rep, status=ContractStatus.PENDING)
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = contract_transition(contract=contract, to=ContractStatus.APPROVED)
+    assert [message["kwargs"] for message in _drain()] == [{"customer_ids": [contract.customer_id]}]
+
+    from django.core.cache import cache
+
+    cache.clear()  # past the debounce window
+    with django_capture_on_commit_callbacks(execute=True):
+        contract = contract_transition(contract=contract, to=ContractStatus.ACTIVE)  # still a purchase
+    assert _drain() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        contract_transition(contract=contract, to=ContractStatus.VOID)
+    assert [message["kwargs"] for message in _drain()] == [{"customer_ids": [contract.customer_id]}]

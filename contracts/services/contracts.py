@@ -548,6 +548,9 @@ def contracts_follow_transfer(*, user, customer_ids, to_owner, options):
 def contracts_move_to_survivor(*, user, survivor, other):
     """A merge moves every contract of ``other`` to ``survivor``; payments, plans and invoices
     hang off the contract and come along. (The signatory contacts move with the merge too.)"""
+    from analytics.services import profile_recompute_schedule
+
+    profile_recompute_schedule(customer_ids=[survivor.pk, other.pk])
     return Contract.objects.filter(customer_id=other.pk).update(
         customer_id=survivor.pk, version=F("version") + 1, updated_at=timezone.now()
     )

@@ -5,7 +5,7 @@ version current, and saves the status with the other fields the transition sets.
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from contracts.models import Contract, ContractStatus
+from contracts.models import SALES_STATUSES, Contract, ContractStatus
 from crm.errors import ConflictError, DomainError
 
 S = ContractStatus
@@ -52,6 +52,11 @@ def contract_transition(*, contract, to, version=None, **fields):
         raise ConflictError(_("合同已被他人修改，请刷新后重试。"), code="version_conflict")
     if not can_transition(locked.status, to):
         raise illegal_transition_error(locked, to)
+    if (locked.status in SALES_STATUSES) != (to in SALES_STATUSES):
+        # The contract starts or stops counting as a purchase: its customer's profile changes.
+        from analytics.services import profile_recompute_schedule
+
+        profile_recompute_schedule(customer_ids=[locked.customer_id])
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.status = to
