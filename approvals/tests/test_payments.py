@@ -93,3 +93,42 @@ def test_only_an_unconfirmed_payment_goes_to_approval(aorg, payment_chain):
     with pytest.raises(DomainError):
         payment_approval_start(user=aorg.east_rep, payment=payment)
     assert selectors.open_request(doc_type="payment", object_id=payment.pk) is None
+
+
+def test_a_payment_recorded_under_a_payment_chain_is_confirmed_by_its_approval(aorg, payment_chain):
+    """Wired end to end: payment_create hands the new payment to the chain (PAYMENT_CREATED_HOOKS),
+    and the last approval confirms it through the payment service — the contract's paid figure
+    moves only then."""
+    from django.utils import timezone
+
+    from contracts.services.payments import payment_create
+
+    contract = ContractFactory(owner=aorg.east_rep, status=ContractStatus.APPROVED, total=Decimal("3000.00"))
+    payment = payment_create(
+        user=aorg.east_rep, contract=contract, amount=Decimal("1200.50"), date=timezone.localdate(), method="wire"
+    )
+    payment.refresh_from_db()
+    contract.refresh_from_db()
+    assert (payment.status, contract.paid_amount) == (PaymentStatus.PENDING, Decimal("0"))
+
+    request = selectors.open_request(doc_type="payment", object_id=payment.pk)
+    services.approval_approve(user=aorg.east_manager, request=request)  # the department's leader
+
+    payment.refresh_from_db()
+    contract.refresh_from_db()
+    assert (payment.status, payment.confirmed_by) == (PaymentStatus.CONFIRMED, aorg.east_manager)
+    assert contract.paid_amount == Decimal("1200.50")
+
+
+def test_without_a_chain_a_recorded_payment_waits_for_a_confirmer(aorg):
+    from django.utils import timezone
+
+    from contracts.services.payments import payment_create
+
+    contract = ContractFactory(owner=aorg.east_rep, status=ContractStatus.APPROVED, total=Decimal("3000.00"))
+    payment = payment_create(
+        user=aorg.east_rep, contract=contract, amount=Decimal("100.00"), date=timezone.localdate(), method="cash"
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.UNCONFIRMED
+    assert selectors.open_request(doc_type="payment", object_id=payment.pk) is None
