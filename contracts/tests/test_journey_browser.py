@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
+from approvals.models import ApprovalChain, StepKind
+from approvals.tests.factories import make_chain
 from contracts.models import Contract, ContractStatus, Payment, PaymentStatus
 from contracts.tests.factories import ProductFactory
 from contracts.tests.test_contracts_browser import browser  # noqa: F401 - the Chromium fixture
@@ -43,6 +45,8 @@ def team():
     rep.roles.set([sales])
     leader.roles.set([leading])
     Department.objects.filter(pk=department.pk).update(leader=leader)
+    if not ApprovalChain.objects.filter(doc_type="contract").exists():  # flushed by a transactional test
+        make_chain("contract", max_amount=Decimal("50000.00"), steps=[{"kind": StepKind.LEADER}])
     return rep, leader
 
 
