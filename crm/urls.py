@@ -23,6 +23,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("payments/", include("contracts.payments_urls")),
     path("analytics/", include("analytics.urls")),
+    path("reports/", include("analytics.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
