@@ -210,6 +210,9 @@ SCOPED_ROUTES = {
     "api:invoice-title-list": CUSTOMER,
     "api:invoice-title-detail": CUSTOMER,
     "api:receivables-report-receivables": PAYMENT,
+    # Every report of analytics.reports.registry: each report's scope tests (every figure, a
+    # department manager against out-of-scope rows) are in analytics/tests/test_reports_*.py.
+    "api:report-detail": CONTRACT,
 }
 
 UNSCOPED_ROUTES = {
