@@ -190,6 +190,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# zh-hans money with thousands separators (crm/formats/zh_Hans).
+FORMAT_MODULE_PATH = ["crm.formats"]
 
 # --- Static and media ---------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -146,6 +146,20 @@ def result_json(report, params, result):
 # --- the parameters -------------------------------------------------------------------------------
 
 
+def _without_blanks(data):
+    """The query without empty values: a page's form sends ``owner=`` for "全部"."""
+    if hasattr(data, "getlist"):
+        cleaned = data.copy()
+        for key in list(cleaned.keys()):
+            values = [value for value in cleaned.getlist(key) if value != ""]
+            if values:
+                cleaned.setlist(key, values)
+            else:
+                del cleaned[key]
+        return cleaned
+    return {key: value for key, value in data.items() if value not in ("", None, [])}
+
+
 class ReportParams(forms.Form):
     """The common filters. After ``is_valid()``: ``period`` (a Period, or None for a report
     without one), ``department`` and ``owners`` (a list) in ``cleaned_data`` and as attributes."""
@@ -157,7 +171,7 @@ class ReportParams(forms.Form):
     owner = forms.ModelMultipleChoiceField(label=_("负责人"), queryset=User.objects.all(), required=False)
 
     def __init__(self, data, *, report, today=None):
-        super().__init__(data)
+        super().__init__(_without_blanks(data))
         self.report = report
         self.today = today or timezone.localdate()
         for name, form_field in report.extra_fields().items():

@@ -44,7 +44,7 @@ def test_360_page_shows_the_profile_card_with_its_reasons(org, client):
     assert 12 < since < 13
     assert f"距上次购买 {floatformat(since, 1)} 天" in page  # the reason behind R, to a tenth of a day
     assert "2 次购买" in page
-    assert "¥3556.78" in page
+    assert "¥3,556.78" in page
     assert "电话沟通" in page
     assert "规则" in page
 

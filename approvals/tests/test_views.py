@@ -49,7 +49,7 @@ def test_the_inbox_shows_my_pending_approvals_with_buttons(aorg, client):
     assert response.status_code == 200
     page = text(response)
     assert "华东大单" in page and "华南小单" not in page
-    assert "¥1234.50" in page
+    assert "¥1,234.50" in page
     request, task = task_of(aorg.east_manager, mine)
     assert f'hx-post="{reverse("approvals:approve", args=[request.pk])}"' in page
     assert f'hx-post="{reverse("approvals:reject", args=[request.pk])}"' in page

@@ -83,7 +83,7 @@ def test_record_and_confirm_a_payment_and_see_receivables_at_phone_width(finance
 
     # the receivables page: 7,000 open, 40 days overdue (31–60), chart drawn, within the screen
     page.goto(f"{live_server.url}/payments/receivables/")
-    expect(page.locator("#summary-receivable")).to_contain_text("7000.00")
-    expect(page.locator("#ageing-table")).to_contain_text("7000.00")
+    expect(page.locator("#summary-receivable")).to_contain_text("7,000.00")
+    expect(page.locator("#ageing-table")).to_contain_text("7,000.00")
     expect(page.locator("#ageing-chart canvas")).to_have_count(1)
     assert_fits_the_screen(page)

@@ -39,7 +39,7 @@ def test_the_list_shows_only_payments_in_scope_with_buttons_for_confirmers(org, 
     theirs = PaymentFactory(contract=ContractFactory(owner=org.north_other, status=ContractStatus.ACTIVE))
     page = login(client, org.east_lead).get(reverse("payments:list")).content.decode()
     assert f'id="payment-{mine.pk}"' in page and f'id="payment-{theirs.pk}"' not in page
-    assert "1234.50" in page  # zh-hans: no thousands separator
+    assert "1,234.50" in page  # zh-hans: thousands separated (crm/formats)
     assert reverse("payments:confirm", args=[mine.pk]) in page  # east_lead's role holds every permission
 
     limited = RoleFactory(
@@ -148,8 +148,8 @@ def test_the_receivables_page_shows_the_chart_data_and_the_same_figures(org, cli
     chart = json.loads(html.split('id="ageing-data" type="application/json">')[1].split("</script>")[0])
     assert chart["amounts"] == ["0.00", "8000.00", "0.00", "0.00"]
     assert "31–60 天" in chart["labels"][1]
-    assert "8000.00" in html.split('id="ageing-table"')[1]
-    assert "8000.00" in html.split('id="summary-receivable"')[1][:60]
+    assert "8,000.00" in html.split('id="ageing-table"')[1]
+    assert "8,000.00" in html.split('id="summary-receivable"')[1][:60]
     assert "999.00" not in html
     assert "echarts.min.js" in html
 
@@ -173,7 +173,7 @@ def test_the_contract_panel_shows_paid_outstanding_progress_invoiced_plans_payme
     )
     assert (panel["figures"]["invoiced"], panel["figures"]["awaiting"]) == (D("4000.00"), D("500.00"))
     html = render_to_string(panel["template"], {"panel": panel, "request": request, "perms": None})
-    assert "7500.00" in html and "25.00%" in html and "4000.00" in html
+    assert "7,500.00" in html and "25.00%" in html and "4,000.00" in html
     assert "甲公司发票" in html and "04400001" in html
     assert reverse("payments:confirm", args=[waiting.pk]) in html
 

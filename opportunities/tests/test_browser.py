@@ -70,9 +70,9 @@ def test_drag_a_deal_from_proposal_to_negotiation_and_both_totals_change(sales_r
     expect(page.get_by_role("heading", name="商机看板", level=1)).to_be_visible()
     proposal, negotiation = column(page, "报价"), column(page, "谈判")
     expect(proposal.locator('[data-total="count"]')).to_have_text("2")
-    expect(proposal.locator('[data-total="amount"]')).to_have_text("12000.00")
-    expect(negotiation.locator('[data-total="amount"]')).to_have_text("4000.00")
-    expect(negotiation.locator('[data-total="weighted"]')).to_have_text("3000.00")
+    expect(proposal.locator('[data-total="amount"]')).to_have_text("12,000.00")
+    expect(negotiation.locator('[data-total="amount"]')).to_have_text("4,000.00")
+    expect(negotiation.locator('[data-total="weighted"]')).to_have_text("3,000.00")
 
     # when: they drag 华为 ERP 项目 from 报价 to 谈判
     card = proposal.locator(".kanban-card").filter(has_text="华为 ERP 项目")
@@ -81,11 +81,11 @@ def test_drag_a_deal_from_proposal_to_negotiation_and_both_totals_change(sales_r
     # then: the card stands in 谈判 and both columns' totals follow
     expect(negotiation.locator(".kanban-card").filter(has_text="华为 ERP 项目")).to_have_count(1)
     expect(proposal.locator('[data-total="count"]')).to_have_text("1")
-    expect(proposal.locator('[data-total="amount"]')).to_have_text("2000.00")
-    expect(proposal.locator('[data-total="weighted"]')).to_have_text("1000.00")
+    expect(proposal.locator('[data-total="amount"]')).to_have_text("2,000.00")
+    expect(proposal.locator('[data-total="weighted"]')).to_have_text("1,000.00")
     expect(negotiation.locator('[data-total="count"]')).to_have_text("2")
-    expect(negotiation.locator('[data-total="amount"]')).to_have_text("14000.00")
-    expect(negotiation.locator('[data-total="weighted"]')).to_have_text("10500.00")
+    expect(negotiation.locator('[data-total="amount"]')).to_have_text("14,000.00")
+    expect(negotiation.locator('[data-total="weighted"]')).to_have_text("10,500.00")
     expect(page.locator("#board-alert")).to_be_hidden()
     moved = Opportunity.objects.get(title="华为 ERP 项目")
     assert moved.stage.code == "negotiation" and moved.stage_history.count() == 2

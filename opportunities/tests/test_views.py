@@ -39,7 +39,7 @@ def test_board_shows_columns_totals_and_only_deals_in_scope(org, client, deal):
     for name in ["线索", "商机", "报价", "谈判", "成交", "输单"]:
         assert f">{name}</h2>" in page
     assert ">无效</h2>" not in page
-    assert '<span data-total="amount">1200.50</span>' in page
+    assert '<span data-total="amount">1,200.50</span>' in page
     assert '<span data-total="weighted">600.25</span>' in page
     assert 'href="/opportunities/board/"' in page and "nav-link active" in page
 
