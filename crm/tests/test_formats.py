@@ -16,8 +16,13 @@ def test_money_is_grouped_by_thousands_and_dates_are_iso(language):
     template = Template('{{ amount|floatformat:"2g" }} {{ day|date }} {{ moment|date:"DATETIME_FORMAT" }}')
     with translation.override(language):
         text = template.render(
-            Context({"amount": Decimal("1234567.5"), "day": datetime.date(2026, 3, 5),
-                     "moment": datetime.datetime(2026, 3, 5, 9, 30, tzinfo=SHANGHAI)})  # fmt: skip
+            Context(
+                {
+                    "amount": Decimal("1234567.5"),
+                    "day": datetime.date(2026, 3, 5),
+                    "moment": datetime.datetime(2026, 3, 5, 9, 30, tzinfo=SHANGHAI),
+                }
+            )
         )
     assert text == "1,234,567.50 2026-03-05 2026-03-05 09:30"
 
