@@ -2,9 +2,22 @@
 ``/api/v1/reports/<key>/`` all look reports up here. Add a report: one module with a Report
 subclass, one line below."""
 
+from analytics.reports.churn import CHURN_ANALYSIS
+from analytics.reports.distribution import CUSTOMER_DISTRIBUTION
+from analytics.reports.followups import FOLLOW_UP_ANALYSIS
 from analytics.reports.sales import SALES_TREND
+from analytics.reports.value import CUSTOMER_VALUE
 
-REPORTS = {report.key: report for report in (SALES_TREND,)}
+REPORTS = {
+    report.key: report
+    for report in (
+        SALES_TREND,
+        CUSTOMER_DISTRIBUTION,
+        FOLLOW_UP_ANALYSIS,
+        CUSTOMER_VALUE,
+        CHURN_ANALYSIS,
+    )
+}
 
 
 def get_report(key):

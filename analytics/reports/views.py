@@ -50,8 +50,12 @@ def _display_table(table, table_id):
         "id": table_id,
         "title": table.title,
         "columns": table.columns,
+        # A row may link some of its cells: ``row["_links"] = {column key: url}``.
         "rows": [
-            [(column, display_value(row.get(column.key), column.kind)) for column in table.columns]
+            [
+                (column, display_value(row.get(column.key), column.kind), row.get("_links", {}).get(column.key))
+                for column in table.columns
+            ]
             for row in table.rows
         ],
     }

@@ -1,0 +1,211 @@
+"""跟进分析: follow-ups per period bucket and per person (跟进人, the follow-up's author), each by
+type, and how many of the viewer's customers have gone 7 / 15 / 30 days without a follow-up.
+
+- Follow-ups: those the viewer may see (``FollowUp.objects.visible_to`` — the customer's scope) whose
+  ``occurred_at`` falls in the period, from 00:00 Asia/Shanghai of its first day to 00:00 after
+  its last; bucketed by the company calendar. Here the department and owner filters narrow the
+  *author*: the person filter picks whose follow-ups, the department filter the authors'
+  department (with the departments below it). Follow-ups without a recorded author count under
+  "未记录".
+- Not followed up (未跟进客户, a snapshot as of now, not bound to the period): the live customers
+  the viewer may see (``Customer.objects.visible_to``), narrowed by the department / owner filters
+  on the *customer's* department and owner, counted by the customer list's own rule
+  (``customers.selectors.not_followed_up_for``): the customer's last follow-up time
+  (``Customer.last_follow_up_at``, kept by every follow-up) is N days or more ago — or, never
+  followed up, the customer was created N days or more ago (a customer added yesterday is not
+  "30 days without a follow-up" yet). Each count links to the customer list with
+  ``no_follow_up_days=N`` and the same department / owner filters, which shows exactly those
+  customers.
+
+Bounded queries: one GROUP BY per bucket, one per person, one for the period's totals, and one
+count per threshold.
+"""
+
+from django import forms
+from django.db.models import Count, DateField, Q
+from django.db.models.functions import Trunc
+from django.utils.translation import gettext_lazy as _
+
+from activities.models import FollowUp, FollowUpType
+from analytics.reports.base import INT, PERCENT, TEXT, Column, Figure, Report, Result, Table, in_period, narrow, ratio
+from analytics.reports.distribution import customer_list_url, report_department_ids, visible_customers
+from analytics.reports.periods import DAY, unit_start
+from customers.selectors import not_followed_up_for
+
+STALE_DAYS = (7, 15, 30)
+PERIOD, PERSON = "period", "person"
+BY_CHOICES = [(PERIOD, _("按周期")), (PERSON, _("按跟进人"))]
+TYPES = list(FollowUpType.choices)
+
+
+def visible_follow_ups(*, user, params):
+    """The follow-ups the viewer may see, narrowed by author (owner filter) and the author's
+    department (department filter)."""
+    return narrow(FollowUp.objects.visible_to(user), params, owner="created_by", department="created_by__department")
+
+
+def _measures():
+    return {
+        "total": Count("pk"),
+        "customers": Count("customer", distinct=True),
+        **{f"type_{value}": Count("pk", filter=Q(type=value)) for value, _label in TYPES},
+    }
+
+
+def follow_up_figures(*, user, params):
+    """(per bucket start, per person, totals) of the follow-ups in the period: three GROUP BYs."""
+    period = params.period
+    follow_ups = in_period(visible_follow_ups(user=user, params=params), "occurred_at", period, is_datetime=True)
+    unit = Trunc("occurred_at", period.granularity, output_field=DateField())
+    per_unit = (
+        follow_ups.annotate(report_unit=unit)
+        .order_by()
+        .values("report_unit")
+        .annotate(persons=Count("created_by", distinct=True), **_measures())
+    )
+    per_person = (
+        follow_ups.order_by()
+        .values("created_by", "created_by__display_name", "created_by__username")
+        .annotate(**_measures())
+    )
+    totals = follow_ups.order_by().aggregate(persons=Count("created_by", distinct=True), **_measures())
+    return {row.pop("report_unit"): row for row in per_unit}, list(per_person), totals
+
+
+def not_followed_up_counts(*, user, params):
+    """{"customers": visible customers, N: of them not followed up for N days, for STALE_DAYS}."""
+    customers = visible_customers(user=user, params=params)
+    counts = {"customers": customers.count()}
+    for days in STALE_DAYS:
+        counts[days] = not_followed_up_for(customers, days).count()
+    return counts
+
+
+def _type_columns():
+    return [Column(f"type_{value}", label, INT) for value, label in TYPES]
+
+
+class FollowUpAnalysis(Report):
+    key = "follow_ups"
+    title = _("跟进分析")
+    description = _("各周期、各跟进人的跟进次数（按跟进方式），以及 7 / 15 / 30 天未跟进的客户数。")
+    permission = "activities.view_followup"
+    default_period = DAY
+
+    def extra_fields(self):
+        return {
+            "by": forms.ChoiceField(
+                label=_("表格"),
+                choices=BY_CHOICES,
+                required=False,
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
+        }
+
+    def run(self, *, user, params):
+        by = params.cleaned_data.get("by") or PERIOD
+        per_unit, per_person, totals = follow_up_figures(user=user, params=params)
+
+        empty = {"total": 0, "customers": 0, "persons": 0, **{f"type_{value}": 0 for value, _label in TYPES}}
+        period_rows = []
+        for bucket in params.period.buckets():
+            figures = per_unit.get(unit_start(bucket.start, bucket.granularity), empty)
+            period_rows.append({"period": bucket.label, **{key: figures[key] for key in empty}})
+        period_table = Table(
+            [
+                Column("period", _("周期"), TEXT),
+                *_type_columns(),
+                Column("total", _("跟进次数"), INT),
+                Column("persons", _("跟进人数"), INT),
+                Column("customers", _("跟进客户数"), INT),
+            ],
+            period_rows,
+            title=_("各周期跟进次数"),
+        )
+
+        person_rows = [
+            {
+                "person": row["created_by__display_name"] or row["created_by__username"] or _("未记录"),
+                **{key: row[key] for key in empty if key != "persons"},
+            }
+            for row in per_person
+        ]
+        person_rows.sort(key=lambda row: (-row["total"], str(row["person"])))
+        person_table = Table(
+            [
+                Column("person", _("跟进人"), TEXT),
+                *_type_columns(),
+                Column("total", _("跟进次数"), INT),
+                Column("customers", _("跟进客户数"), INT),
+            ],
+            person_rows,
+            title=_("各跟进人跟进次数"),
+        )
+
+        stale = not_followed_up_counts(user=user, params=params)
+        department_ids = report_department_ids(params)
+        stale_rows = [
+            {
+                "days": _("%(days)d 天以上未跟进") % {"days": days},
+                "customers": stale[days],
+                "share": ratio(stale[days], stale["customers"]),
+                "_links": {
+                    "customers": customer_list_url(params, department_ids=department_ids, no_follow_up_days=days)
+                },
+            }
+            for days in STALE_DAYS
+        ]
+        stale_table = Table(
+            [
+                Column("days", _("未跟进"), TEXT),
+                Column("customers", _("客户数"), INT),
+                Column("share", _("占比"), PERCENT),
+            ],
+            stale_rows,
+            title=_("未跟进客户（当前）"),
+        )
+
+        summary = [
+            Figure("follow_ups", _("跟进次数"), totals["total"], INT),
+            Figure("persons", _("跟进人数"), totals["persons"], INT),
+            Figure("customers_followed", _("跟进客户数"), totals["customers"], INT),
+            *[
+                Figure(f"stale_{days}", _("%(days)d 天未跟进客户") % {"days": days}, stale[days], INT)
+                for days in STALE_DAYS
+            ],
+        ]
+        main, other = (person_table, period_table) if by == PERSON else (period_table, person_table)
+        return Result(
+            table=main,
+            summary=summary,
+            chart=self.chart(main, by),
+            extra_tables=[other, stale_table],
+        )
+
+    def chart(self, table, by):
+        label_key = "person" if by == PERSON else "period"
+        labels = [str(row[label_key]) for row in table.rows]
+        series = [
+            {
+                "name": str(label),
+                "type": "bar",
+                "stack": "types",
+                "data": [row[f"type_{value}"] for row in table.rows],
+            }
+            for value, label in TYPES
+        ]
+        category = {"type": "category", "data": labels}
+        chart = {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 0, "type": "scroll"},
+            "grid": {"left": 8, "right": 8, "top": 40, "bottom": 8, "containLabel": True},
+            "series": series,
+        }
+        if by == PERSON:  # names read better down the side
+            chart.update(xAxis={"type": "value"}, yAxis={**category, "inverse": True})
+        else:
+            chart.update(xAxis=category, yAxis={"type": "value"})
+        return chart
+
+
+FOLLOW_UP_ANALYSIS = FollowUpAnalysis()
