@@ -70,7 +70,7 @@ def test_dragging_a_card_moves_it_and_returns_both_columns_totals(org, client, d
     assert data["ok"] and data["version"] == 2 and data["probability"] == 75
     assert data["columns"][str(stage("proposal").pk)] == {"count": 0, "amount": "0.00", "weighted": "0.00"}
     # 1200.50 + 100 = 1300.50; × 75% = 975.375 → 975.38
-    assert data["columns"][str(stage("negotiation").pk)] == {"count": 2, "amount": "1300.50", "weighted": "975.38"}
+    assert data["columns"][str(stage("negotiation").pk)] == {"count": 2, "amount": "1,300.50", "weighted": "975.38"}
     assert StageHistory.objects.filter(opportunity=deal, from_stage=stage("proposal")).count() == 1
 
 
