@@ -87,8 +87,10 @@ def task_board_counts(*, user, now=None):
     tile): one aggregate on the assignee/status/due index, no rows loaded."""
     now = now or timezone.now()
     _start, end = day_bounds(now)
-    return _my_open_tasks(user).filter(due_at__lt=end).aggregate(
-        overdue=Count("pk", filter=Q(due_at__lt=now)), today=Count("pk", filter=Q(due_at__gte=now))
+    return (
+        _my_open_tasks(user)
+        .filter(due_at__lt=end)
+        .aggregate(overdue=Count("pk", filter=Q(due_at__lt=now)), today=Count("pk", filter=Q(due_at__gte=now)))
     )
 
 

@@ -169,9 +169,7 @@ def payments_month(*, user, team=False, now=None):
     params = {"confirmed": "true", "date_after": first.isoformat(), "date_before": last.isoformat()}
     if not team:
         params["owner"] = user.pk
-    payments = _filtered(
-        PaymentFilterSet, user=user, queryset=payment_selectors.payment_list(user=user), params=params
-    )
+    payments = _filtered(PaymentFilterSet, user=user, queryset=payment_selectors.payment_list(user=user), params=params)
     figures = payments.order_by().aggregate(count=Count("pk"), total=Coalesce(Sum("amount"), ZERO))
     return {
         "count": figures["count"],
@@ -263,4 +261,3 @@ def workbench_figures(*, user, now=None):
         "mine": mine,
         "team": team,
     }
-
