@@ -3,7 +3,7 @@ creator), related rows joined so lists cost a fixed number of queries."""
 
 from datetime import timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -70,12 +70,28 @@ def task_board(*, user, now=None):
     UPCOMING_LIMIT) — three small indexed queries."""
     now = now or timezone.now()
     _start, end = day_bounds(now)
-    mine = task_list(user=user).filter(assignee_id=user.pk, status=TaskStatus.OPEN).order_by("due_at", "id")
+    mine = _my_open_tasks(user).order_by("due_at", "id")
     return {
         "overdue": list(mine.filter(due_at__lt=now)),
         "today": list(mine.filter(due_at__gte=now, due_at__lt=end)),
         "upcoming": list(mine.filter(due_at__gte=end)[:UPCOMING_LIMIT]),
     }
+
+
+def _my_open_tasks(user):
+    return task_list(user=user).filter(assignee_id=user.pk, status=TaskStatus.OPEN)
+
+
+def task_board_counts(*, user, now=None):
+    """How many tasks ``task_board`` shows as overdue and as due later today (the workbench's
+    tile): one aggregate on the assignee/status/due index, no rows loaded."""
+    now = now or timezone.now()
+    _start, end = day_bounds(now)
+    return (
+        _my_open_tasks(user)
+        .filter(due_at__lt=end)
+        .aggregate(overdue=Count("pk", filter=Q(due_at__lt=now)), today=Count("pk", filter=Q(due_at__gte=now)))
+    )
 
 
 def calendar_entries(*, user, start, end):

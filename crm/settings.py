@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "contracts",
     "approvals",
     "analytics",
+    "workbench",
     "imports",
 ]
 

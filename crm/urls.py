@@ -3,13 +3,13 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from crm import views
 from crm.api.errors import not_found_json
 from crm.health import healthz
 from staff import views as staff_views
+from workbench import views as workbench_views
 
 urlpatterns = [
-    path("", views.workbench, name="workbench"),
+    path("", workbench_views.workbench, name="workbench"),
     path("accounts/login/", staff_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", staff_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -305,6 +305,16 @@ def returning_soon(*, user, now=None):
     return sorted(result, key=lambda item: (item[1], item[0].pk))
 
 
+def returning_soon_count(*, user, now=None):
+    """How many customers ``returning_soon`` lists for ``user`` (the workbench's tile): the same
+    recall SQL, counted in PostgreSQL."""
+    now = now or timezone.now()
+    cutoff = now + timedelta(days=limits_for(user).warn_days)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({due_sql(owner=True)}) due", due_params(cutoff=cutoff, owner=user))
+        return cursor.fetchone()[0]
+
+
 def return_warnings(*, now=None):
     """Every (owner id, customer id, deadline) returning within the warning lead — for the
     2-days-ahead reminder (one set-based query; the reminder job groups them per owner)."""

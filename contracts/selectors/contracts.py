@@ -48,7 +48,11 @@ class ContractFilterSet(SyncFilterSet):
     user's scoped contracts; none can widen them."""
 
     q = django_filters.CharFilter(method=_search, label=gettext_lazy("搜索"), max_length=100)
-    status = django_filters.MultipleChoiceFilter(choices=ContractStatus.choices, label=gettext_lazy("状态"))
+    # distinct=False: a filter on a column cannot duplicate rows, and DISTINCT over every column
+    # made the list's count (and the workbench's sums) a sort of the whole match.
+    status = django_filters.MultipleChoiceFilter(
+        choices=ContractStatus.choices, distinct=False, label=gettext_lazy("状态")
+    )
     owner = django_filters.ModelMultipleChoiceFilter(
         queryset=User.objects.all(), distinct=False, label=gettext_lazy("负责人")
     )

@@ -77,7 +77,7 @@ def _safe_next(request, fallback):
 @permission_required("contracts.view_payment", raise_exception=True)
 @require_GET
 def payment_list(request):
-    names = ("status", "method", "contract", "customer", "date_after", "date_before", "confirmed")
+    names = ("status", "method", "contract", "customer", "date_after", "date_before", "confirmed", "owner")
     params = _filter_params(request.GET, names)
     base = selectors.payment_list(user=request.user)
     filterset = PaymentFilterSet(data=params, queryset=base, request=request)

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("approvals.api.urls")),
     path("", include("contracts.api.payments_urls")),
     path("", include("analytics.api.urls")),
+    path("", include("workbench.api_urls")),
 ]

@@ -252,6 +252,10 @@ UNSCOPED_ROUTES = {
         "客户查重 searches the whole company by design; candidates outside the caller's scope show no id or "
         "contact details (customers/tests/test_duplicates_api.py)"
     ),
+    "api:workbench": (
+        "the caller's own figures, each read through the owning app's scoped selector; a manager's team figures "
+        "are their data scope's (workbench/tests/test_selectors.py tries to break it)"
+    ),
     "api:notification-list": "the caller's own inbox (rows filtered by recipient; notifications/tests/test_api)",
     "api:notification-detail": "the caller's own inbox (others' are 404; notifications/tests/test_api)",
     "api:notification-unread-count": "the caller's own unread count (notifications/tests/test_api)",
