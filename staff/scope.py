@@ -80,15 +80,22 @@ INLINE_SUBORDINATES_LIMIT = 1000
 
 def subordinates_in(user, using="default"):
     """``owner_id IN (…)`` operand for the user's subordinates: their ids, fetched first (one small
-    recursive query), or the recursive query itself for someone with very many. Inside a list's
-    query, ``OR owner_id IN (WITH RECURSIVE …)`` made PostgreSQL plan the page and the count
-    around a subplan it could not estimate; a list of ids is one index condition."""
+    recursive query, once per user object), or the recursive query itself for someone with very
+    many. Inside a list's query, ``OR owner_id IN (WITH RECURSIVE …)`` made PostgreSQL plan the
+    page and the count around a subplan it could not estimate; a list of ids is one index
+    condition."""
+    # Read once per user object (the request's user), like the roles: a page that reads several
+    # scoped lists (the workbench) asks once, not once per list.
+    key = f"_crm_subordinates_{using}"
+    cached = user.__dict__.get(key)
+    if cached is not None:
+        return cached
     with connections[using].cursor() as cursor:
         cursor.execute(f"{SUBORDINATES_SQL} LIMIT %s", [user.pk, INLINE_SUBORDINATES_LIMIT + 1])
         ids = sorted(row[0] for row in cursor.fetchall())
-    if len(ids) > INLINE_SUBORDINATES_LIMIT:
-        return subordinates_subquery(user)
-    return ids
+    result = subordinates_subquery(user) if len(ids) > INLINE_SUBORDINATES_LIMIT else ids
+    user.__dict__[key] = result
+    return result
 
 
 def scope_arms(user, *, owner_field="owner", department_field="department"):
