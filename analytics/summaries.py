@@ -243,7 +243,7 @@ def _contracts(viewer, subject, period, previous):
 def _payments(viewer, subject, period, previous):
     payments = Payment.objects.visible_to(viewer).filter(status=PaymentStatus.CONFIRMED)
     payments = narrow(payments, subject, owner="contract__owner", department="contract__department")
-    return _compare(payments, "date", period, previous, {"count": _count(), "amount": _sum("amount")})
+    return _compare(payments, "date", period, previous, {"amount": _sum("amount")})
 
 
 def _tasks(viewer, subject, period, previous, now):
