@@ -36,6 +36,7 @@ def summaries_send_task(self, frequency, day=None):
     result = summary_services.summaries_send(frequency=frequency, day=date.fromisoformat(day) if day else None)
     if result["failed"]:
         raise self.retry(
+            args=(),  # all in kwargs, whether beat's call was positional or not
             kwargs={"frequency": frequency, "day": result["period_start"]},
             countdown=min(30 * 60, 60 * 2**self.request.retries),  # 1, 2, 4, 8, 16 minutes
         )
