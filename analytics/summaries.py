@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import FollowUp, FollowUpType, Task, TaskStatus
-from analytics.reports.base import INT, MONEY, growth, in_period, money, narrow
+from analytics.reports.base import INT, MONEY, display_value, growth, in_period, money, narrow
 from analytics.reports.periods import DAY, MONTH, WEEK, Period, local_midnight, span, unit_label
 from contracts.models import Contract, Payment, PaymentStatus
 from customers.models import Customer
@@ -176,6 +176,19 @@ class Summary:
     def values(self):
         """{key: (current, previous)} — for tests and the e-mail."""
         return {line.key: (line.current, line.previous) for line in self.lines}
+
+
+def shown(value, kind):
+    """A figure for the page and the e-mail: amounts to the fen and counts with thousands
+    separators in every language (Django's zh-hans format has no thousands separator, so
+    ``floatformat:"2g"`` would print 1234567.00); a change as a percentage; — for none."""
+    if value is None:
+        return "—"
+    if kind == MONEY:
+        return f"{money(value):,.2f}"
+    if kind == INT:
+        return f"{int(value):,}"
+    return display_value(value, kind)
 
 
 def _within(field_name, period, *, is_datetime):

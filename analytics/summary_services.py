@@ -25,12 +25,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from analytics.models import SummaryDelivery, SummaryFrequency, SummarySubscription
-from analytics.reports.base import display_value
+from analytics.reports.base import PERCENT
 from analytics.reports.periods import DAY, MONTH, WEEK
 from analytics.summaries import (
     GRANULARITIES,
     last_complete_period,
     period_label,
+    shown,
     summary_departments,
     summary_figures,
     summary_period,
@@ -101,9 +102,9 @@ def summary_email(*, subscription, summary, language):
             "rows": [
                 {
                     "line": line,
-                    "current": display_value(line.current, line.kind),
-                    "previous": display_value(line.previous, line.kind),
-                    "change": display_value(line.change, "percent"),
+                    "current": shown(line.current, line.kind),
+                    "previous": shown(line.previous, line.kind),
+                    "change": shown(line.change, PERCENT),
                 }
                 for line in summary.lines
             ],

@@ -15,12 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analytics import summary_services
 from analytics.models import SummaryFrequency, SummarySubscription
-from analytics.reports.base import PERCENT, display_value
+from analytics.reports.base import PERCENT
 from analytics.reports.periods import DAY, unit_shift
 from analytics.summaries import (
     GRANULARITIES,
     GRANULARITY_CHOICES,
     period_label,
+    shown,
     subject_from_key,
     summary_departments,
     summary_figures,
@@ -95,9 +96,9 @@ def summary_page(request):
         "lines": [
             {
                 "line": line,
-                "current": display_value(line.current, line.kind),
-                "previous": display_value(line.previous, line.kind),
-                "change": display_value(line.change, PERCENT),
+                "current": shown(line.current, line.kind),
+                "previous": shown(line.previous, line.kind),
+                "change": shown(line.change, PERCENT),
                 "trend": (line.change > 0) - (line.change < 0) if line.change is not None else 0,
             }
             for line in summary.lines

@@ -312,11 +312,27 @@ def test_the_page_shows_the_figures_and_the_previous_period(org, client):
     assert "2025-03-31 ~ 2025-03-31" in html and "2025-03-30 ~ 2025-03-30" in html
     assert _shown(html, "new_customers") == "1"
     assert re.search(r'data-previous="new_customers">1<', html)
-    assert _shown(html, "contract_amount").replace(",", "") == "¥1234.50"
+    assert _shown(html, "contract_amount") == "¥1,234.50"  # thousands separators in Chinese too
     assert 'id="summary-subscribe"' in html and 'name="viewport"' in html
     # The department picker holds what the director may summarise, no more.
     assert set(re.findall(r'value="department:(\d+)"', html)) >= {str(org.departments["east"].pk)}
     assert str(org.departments["north"].pk) not in re.findall(r'value="department:(\d+)"', html)
+
+
+@pytest.mark.django_db
+def test_the_page_takes_a_bounded_number_of_queries(org, client, django_assert_max_num_queries):
+    for owner in (org.east_rep, org.south_rep, org.east_lead):
+        for hour in range(5):
+            _activity(owner, amount=str(hour + 1))
+    SummarySubscription.objects.create(user=org.s1_director, frequency=SummaryFrequency.DAILY)
+    client.force_login(org.s1_director)
+    url = reverse("analytics:summary")
+    # Session and user, the figures (with the scope's look-ups), the pickers, the subscriptions,
+    # the navigation's badges — none of it per row.
+    with django_assert_max_num_queries(25):
+        response = client.get(url, {"date": DAY_ONE.isoformat(), "subject": f"department:{org.departments['s1'].pk}"})
+    assert response.status_code == 200
+    assert _shown(response.content.decode(), "contracts") == "15"
 
 
 @pytest.mark.django_db

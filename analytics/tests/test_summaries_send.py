@@ -106,8 +106,9 @@ def test_the_figures_are_the_subscribers_scope_at_send_time(org):
 
     summaries_send(frequency=SummaryFrequency.DAILY, day=DAY_ONE)
     (message,) = mail.outbox
-    assert "签约合同金额：¥1234.50（上期 ¥0.00" in message.body.replace(",", "")
-    assert "99999" not in message.body.replace(",", "") and "99999" not in _html(message).replace(",", "")
+    assert "签约合同金额：¥1,234.50（上期 ¥0.00" in message.body
+    assert "¥1,234.50" in _html(message)
+    assert "99,999" not in message.body and "99,999" not in _html(message)
     assert "新增客户：1（" in message.body
 
     # Their role narrowed to "self" since: the department's summary is no longer theirs to receive.
