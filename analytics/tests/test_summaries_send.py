@@ -165,6 +165,16 @@ def test_a_failure_for_one_subscriber_does_not_stop_the_others(org, monkeypatch)
     assert SummaryDelivery.objects.filter(period_start=DAY_ONE).count() == 3
 
 
+@pytest.mark.django_db
+def test_the_admin_lists_subscriptions_and_what_was_sent(org, client):
+    subscribe(org.east_rep, SummaryFrequency.DAILY)
+    summaries_send(frequency=SummaryFrequency.DAILY, day=DAY_ONE)
+    client.force_login(org.admin)
+    for name in ("summarysubscription", "summarydelivery"):
+        response = client.get(f"/admin/analytics/{name}/")
+        assert response.status_code == 200 and str(org.east_rep) in response.content.decode()
+
+
 def test_beat_sends_each_frequency_at_eight():
     entries = {entry["kwargs"]["frequency"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
                if entry["task"] == "analytics.tasks.summaries_send_task"}  # fmt: skip
