@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import FollowUp, FollowUpType, Task, TaskStatus
-from analytics.reports.base import INT, MONEY, display_value, growth, in_period, money, narrow
+from analytics.reports.base import INT, MONEY, display_value, growth, in_period, money
 from analytics.reports.periods import DAY, MONTH, WEEK, Period, local_midnight, span, unit_label
 from contracts.models import Contract, Payment, PaymentStatus
 from customers.models import Customer
@@ -59,11 +59,6 @@ class Subject:
 
     user: User | None = None
     department: Department | None = None
-
-    # What ``analytics.reports.base.narrow`` reads.
-    @property
-    def owners(self):
-        return [self.user] if self.user is not None else []
 
     @property
     def name(self):
@@ -228,39 +223,66 @@ def _sum(field_name):
     return lambda window: Sum(field_name, filter=window)
 
 
-def _new_customers(viewer, subject, period, previous):
-    customers = narrow(Customer.objects.visible_to(viewer), subject)
+@dataclass(frozen=True)
+class _Narrowing:
+    """The subject as a filter: the owner, or the department subtree resolved to a list of ids.
+    The same rule as ``analytics.reports.base.narrow``, but with a literal list instead of the
+    subtree subquery: PostgreSQL estimates the subquery on the path as one department, and then
+    drove a department's payments from its contracts (1.4 s for a 3-department subtree holding
+    140,000 contracts) instead of from the period's payments (0.2 s)."""
+
+    owner_id: int | None
+    department_ids: list | None
+
+    def apply(self, queryset, *, owner="owner", department="department"):
+        if self.department_ids is not None:
+            return queryset.filter(**{f"{department}_id__in": self.department_ids})
+        return queryset.filter(**{f"{owner}_id": self.owner_id})
+
+
+def _narrowing(subject):
+    department = subject.department
+    if department is None:
+        return _Narrowing(owner_id=subject.user.pk, department_ids=None)
+    if not department.path:  # a department whose path was never set: itself only (as ``narrow``)
+        return _Narrowing(owner_id=None, department_ids=[department.pk])
+    ids = Department.objects.filter(path__startswith=department.path).values_list("pk", flat=True)
+    return _Narrowing(owner_id=None, department_ids=list(ids))
+
+
+def _new_customers(viewer, narrowing, period, previous):
+    customers = narrowing.apply(Customer.objects.visible_to(viewer))
     return _compare(customers, "created_at", period, previous, {"count": _count()}, is_datetime=True)
 
 
-def _follow_ups(viewer, subject, period, previous):
-    follow_ups = narrow(
-        FollowUp.objects.visible_to(viewer), subject, owner="created_by", department="created_by__department"
+def _follow_ups(viewer, narrowing, period, previous):
+    follow_ups = narrowing.apply(
+        FollowUp.objects.visible_to(viewer), owner="created_by", department="created_by__department"
     )
     return _compare(follow_ups, "occurred_at", period, previous, {"count": _count()}, is_datetime=True, group_by="type")
 
 
-def _deals(viewer, subject, period, previous):
-    deals = narrow(Opportunity.objects.visible_to(viewer), subject)
+def _deals(viewer, narrowing, period, previous):
+    deals = narrowing.apply(Opportunity.objects.visible_to(viewer))
     measures = {"count": _count(), "amount": _sum("amount")}
     new = _compare(deals, "created_at", period, previous, measures, is_datetime=True)
     won = _compare(deals.filter(stage__kind=StageKind.WON), "won_at", period, previous, measures, is_datetime=True)
     return new, won
 
 
-def _contracts(viewer, subject, period, previous):
-    contracts = narrow(Contract.objects.visible_to(viewer).sales(), subject)
+def _contracts(viewer, narrowing, period, previous):
+    contracts = narrowing.apply(Contract.objects.visible_to(viewer).sales())
     return _compare(contracts, "signed_date", period, previous, {"count": _count(), "amount": _sum("total")})
 
 
-def _payments(viewer, subject, period, previous):
+def _payments(viewer, narrowing, period, previous):
     payments = Payment.objects.visible_to(viewer).filter(status=PaymentStatus.CONFIRMED)
-    payments = narrow(payments, subject, owner="contract__owner", department="contract__department")
+    payments = narrowing.apply(payments, owner="contract__owner", department="contract__department")
     return _compare(payments, "date", period, previous, {"amount": _sum("amount")})
 
 
-def _tasks(viewer, subject, period, previous, now):
-    tasks = narrow(Task.objects.visible_to(viewer), subject, owner="assignee", department="assignee__department")
+def _tasks(viewer, narrowing, period, previous, now):
+    tasks = narrowing.apply(Task.objects.visible_to(viewer), owner="assignee", department="assignee__department")
     completed = _compare(
         tasks.filter(status=TaskStatus.DONE), "completed_at", period, previous, {"count": _count()}, is_datetime=True
     )
@@ -274,7 +296,7 @@ def summary_figures(*, viewer, subject, period, now=None):
     ``now`` decides which open tasks are already overdue (default: now)."""
     now = now or timezone.now()
     previous = period.previous()
-    args = (viewer, subject, period, previous)
+    args = (viewer, _narrowing(subject), period, previous)
     customers = _new_customers(*args)
     follow_ups = _follow_ups(*args)
     new_deals, won_deals = _deals(*args)

@@ -172,7 +172,7 @@ def test_the_figures_take_a_bounded_number_of_queries(org, django_assert_max_num
             contract(owner, signed=DAY_ONE, total="10.00", customer_=mine)
     director = org.s1_director
     subject = summary_subject_for(viewer=director, department_id=org.departments["s1"].pk)
-    # Eight aggregates, plus the data scope's own look-ups (team members of customers and deals).
+    # Eight aggregates, the department subtree, and the data scope's own look-ups (team members).
     with django_assert_max_num_queries(12):
         values = figures(director, subject)
     assert values["new_customers"][0] == 24 and values["contracts"][0] == 24
