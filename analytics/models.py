@@ -165,3 +165,70 @@ class AnalyticsSettings(models.Model):
     def load(cls):
         settings, _created = cls.objects.get_or_create(pk=1)
         return settings
+
+
+# --- 日报 / 周报 / 月报 subscriptions -----------------------------------------------------------------
+
+
+class SummaryFrequency(models.TextChoices):
+    DAILY = "daily", _("日报")
+    WEEKLY = "weekly", _("周报")
+    MONTHLY = "monthly", _("月报")
+
+
+class SummarySubscription(models.Model):
+    """A person's wish to receive the daily / weekly / monthly summary by e-mail — of themselves
+    (no department) or of a department in their data scope. Beat sends it for the period just
+    ended, computed with the subscriber's scope at send time (analytics.summary_services)."""
+
+    user = models.ForeignKey(
+        "staff.User", verbose_name=_("订阅人"), on_delete=models.CASCADE, related_name="summary_subscriptions"
+    )
+    frequency = models.CharField(_("频率"), max_length=8, choices=SummaryFrequency.choices)
+    department = models.ForeignKey(
+        "staff.Department",
+        verbose_name=_("部门"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("留空为本人的报告。"),
+    )
+    active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("报告订阅")
+        verbose_name_plural = _("报告订阅")
+        ordering = ["user", "frequency", "id"]
+        constraints = [
+            # One subscription per person, frequency and subject ("self" is the NULL department).
+            models.UniqueConstraint(
+                fields=["user", "frequency", "department"], name="summary_subscription_once", nulls_distinct=False
+            )
+        ]
+        indexes = [models.Index(fields=["frequency"], name="summary_subscription_due", condition=Q(active=True))]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_frequency_display()}"
+
+
+class SummaryDelivery(models.Model):
+    """One summary e-mail sent: (subscription, period start) is unique, so a second beat, a retry
+    or a concurrent worker never sends the same period twice."""
+
+    subscription = models.ForeignKey(
+        SummarySubscription, verbose_name=_("订阅"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    period_start = models.DateField(_("周期开始"))
+    period_end = models.DateField(_("周期结束"))
+    sent_at = models.DateTimeField(_("发送时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("报告发送记录")
+        verbose_name_plural = _("报告发送记录")
+        constraints = [models.UniqueConstraint(fields=["subscription", "period_start"], name="summary_delivery_once")]
+
+    def __str__(self):
+        return f"{self.subscription} · {self.period_start:%Y-%m-%d}"

@@ -401,6 +401,27 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=20),
         "options": {"expires": 60 * 60},
     },
+    # 日报 / 周报 / 月报 e-mails to their subscribers, for the period just ended: yesterday's daily
+    # at 08:00, last week's on Monday 08:00, last month's on the 1st at 08:00. Each
+    # (subscription, period) is sent once (analytics.SummaryDelivery), however often this runs.
+    "analytics-summaries-daily": {
+        "task": "analytics.tasks.summaries_send_task",
+        "schedule": crontab(hour=8, minute=0),
+        "kwargs": {"frequency": "daily"},
+        "options": {"queue": "notifications", "expires": 60 * 60},
+    },
+    "analytics-summaries-weekly": {
+        "task": "analytics.tasks.summaries_send_task",
+        "schedule": crontab(hour=8, minute=0, day_of_week="mon"),
+        "kwargs": {"frequency": "weekly"},
+        "options": {"queue": "notifications", "expires": 60 * 60},
+    },
+    "analytics-summaries-monthly": {
+        "task": "analytics.tasks.summaries_send_task",
+        "schedule": crontab(hour=8, minute=0, day_of_month="1"),
+        "kwargs": {"frequency": "monthly"},
+        "options": {"queue": "notifications", "expires": 60 * 60},
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------
