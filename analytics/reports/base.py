@@ -179,6 +179,7 @@ class ReportParams(forms.Form):
         self.period = None
         self.department = None
         self.owners = []
+        self._department_ids = None
 
     def clean(self):
         cleaned = super().clean()
@@ -210,15 +211,25 @@ def parse_params(report, data, *, today=None):
     return params
 
 
+def department_ids(params):
+    """The ids of the chosen department and the ones below it, read once per request: a literal
+    list, because with the subtree as a subquery PostgreSQL guessed one department and planned
+    the payments through every contract of it (1.4 s against 0.2 s)."""
+    if params._department_ids is None:
+        chosen = params.department
+        if chosen.path:
+            subtree = Department.objects.filter(path__startswith=chosen.path).values_list("pk", flat=True)
+            params._department_ids = sorted(subtree)
+        else:
+            params._department_ids = [chosen.pk]
+    return params._department_ids
+
+
 def narrow(queryset, params, *, owner="owner", department="department"):
     """``queryset`` narrowed by the department (and the ones below it) and owner filters, on the
     given field paths (e.g. ``contract__owner``). Scope is the caller's: this only narrows."""
     if params.department is not None:
-        subtree = Department.objects.filter(path__startswith=params.department.path).values("pk")
-        if params.department.path:
-            queryset = queryset.filter(**{f"{department}_id__in": subtree})
-        else:
-            queryset = queryset.filter(**{f"{department}_id": params.department.pk})
+        queryset = queryset.filter(**{f"{department}_id__in": department_ids(params)})
     if params.owners:
         queryset = queryset.filter(**{f"{owner}_id__in": [user.pk for user in params.owners]})
     return queryset
