@@ -2,9 +2,25 @@
 ``/api/v1/reports/<key>/`` all look reports up here. Add a report: one module with a Report
 subclass, one line below."""
 
+from analytics.reports.deals import FUNNEL, WIN_LOSS
+from analytics.reports.growth import CUSTOMER_GROWTH
+from analytics.reports.products import PRODUCT_RANKING
+from analytics.reports.ranking import RANKING
+from analytics.reports.receivables import RECEIVABLES
 from analytics.reports.sales import SALES_TREND
 
-REPORTS = {report.key: report for report in (SALES_TREND,)}
+REPORTS = {
+    report.key: report
+    for report in (
+        SALES_TREND,
+        CUSTOMER_GROWTH,
+        PRODUCT_RANKING,
+        RANKING,
+        FUNNEL,
+        WIN_LOSS,
+        RECEIVABLES,
+    )
+}
 
 
 def get_report(key):
