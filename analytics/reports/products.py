@@ -4,15 +4,18 @@ quantity sold.
 Sold = the lines of the sales contracts (approved or later, ``Contract.objects.sales()``) the
 viewer may see, signed (``signed_date``) in the period and narrowed by the department / owner
 filters on the contract. Amount = Σ line subtotal (after discount), quantity = Σ line quantity;
-a category's quantity adds up its products' quantities whatever their units. The period is the
+a category's figures add up its products' (its quantity whatever their units). The period is the
 whole range (the ranking is over all of it, not per bucket).
 
-Three queries: per product, per category, and the totals — GROUP BYs over the lines joined to
-the period's contracts.
+Three queries: one GROUP BY product over the period's lines (read from the covering index
+``contract_line_sold`` contract by contract), the names of the products in it, and the number of
+contracts. The categories are the product rows added up (a product has one category), not a
+second pass over the lines; grouping the lines by the product's text columns instead sorted
+every line on disk (~4× slower at 1M lines).
 """
 
 from django import forms
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.utils.translation import gettext_lazy as _
 
 from analytics.reports.base import (
@@ -31,41 +34,48 @@ from analytics.reports.base import (
     ratio,
 )
 from analytics.reports.sales import sales_contracts
-from contracts.models import ContractLine
+from contracts.models import ContractLine, Product
 
 ORDER_CHOICES = [("amount", _("按金额")), ("quantity", _("按数量"))]
 UNCATEGORISED = _("未分类")
 CHART_TOP = 10
 
 
-def sold_lines(*, user, params):
-    """The lines of the sales contracts the viewer sees, signed in the period, filters applied."""
-    contracts = in_period(sales_contracts(user=user, params=params), "signed_date", params.period)
-    return ContractLine.objects.filter(contract__in=contracts.values("pk"))
+def period_contracts(*, user, params):
+    """The sales contracts the viewer sees, signed in the period, filters applied."""
+    return in_period(sales_contracts(user=user, params=params), "signed_date", params.period)
 
 
 def product_ranking(*, user, params, order="amount"):
-    """{"products": [...], "categories": [...], "totals": {...}} — each row's amount, quantity and
-    number of contracts (and a category's number of products), largest ``order`` first."""
-    lines = sold_lines(user=user, params=params).order_by()
-    measures = {
-        "amount": Sum("subtotal"),
-        "quantity": Sum("quantity"),
-        "contracts": Count("contract_id", distinct=True),
-    }
-    ordering = ("-amount", "-quantity") if order == "amount" else ("-quantity", "-amount")
-    products = (
-        lines.values("product_id", "product__code", "product__name", "product__category", "product__unit")
-        .annotate(**measures)
-        .order_by(*ordering, "product__code")
+    """{"products": [...], "categories": [...], "contracts": n} — per product its code, name,
+    category, unit, amount, quantity and number of contracts; per category its number of
+    products, amount and quantity; each list largest ``order`` first (then the other measure)."""
+    contracts = period_contracts(user=user, params=params)
+    lines = ContractLine.objects.filter(contract__in=contracts.values("pk")).order_by()
+    sold = list(
+        lines.values("product_id").annotate(
+            amount=Sum("subtotal"), quantity=Sum("quantity"), contracts=Count("contract_id", distinct=True)
+        )
     )
-    categories = (
-        lines.values("product__category")
-        .annotate(**measures, products=Count("product_id", distinct=True))
-        .order_by(*ordering, "product__category")
+    names = Product.objects.filter(pk__in=[row["product_id"] for row in sold]).values(
+        "pk", "code", "name", "category", "unit"
     )
-    totals = lines.aggregate(**measures)
-    return {"products": list(products), "categories": list(categories), "totals": totals}
+    names = {product["pk"]: product for product in names}
+    other = "quantity" if order == "amount" else "amount"
+    products, categories = [], {}
+    for row in sold:
+        product = names[row["product_id"]]
+        products.append({**row, **{key: product[key] for key in ("code", "name", "category", "unit")}})
+        category = categories.setdefault(
+            product["category"], {"category": product["category"], "products": 0, "amount": 0, "quantity": 0}
+        )
+        category["products"] += 1
+        category["amount"] += row["amount"]
+        category["quantity"] += row["quantity"]
+    products.sort(key=lambda row: (-row[order], -row[other], row["code"]))
+    categories = sorted(categories.values(), key=lambda row: (-row[order], -row[other], row["category"]))
+    with_lines = contracts.filter(Exists(ContractLine.objects.filter(contract_id=OuterRef("pk"))))
+    return {"products": products, "categories": categories, "contracts": with_lines.count()}
 
 
 class ProductRanking(Report):
@@ -87,19 +97,19 @@ class ProductRanking(Report):
     def run(self, *, user, params):
         order = params.cleaned_data.get("order") or "amount"
         figures = product_ranking(user=user, params=params, order=order)
-        totals = figures["totals"]
-        total_amount = money(totals["amount"])
+        total_amount = money(sum(row["amount"] for row in figures["categories"]))
+        total_quantity = sum(row["quantity"] for row in figures["categories"])
 
         rows = [
             {
                 "rank": rank,
-                "code": row["product__code"],
-                "product": row["product__name"],
-                "category": row["product__category"] or str(UNCATEGORISED),
-                "unit": row["product__unit"],
+                "code": row["code"],
+                "product": row["name"],
+                "category": row["category"] or str(UNCATEGORISED),
+                "unit": row["unit"],
                 "quantity": row["quantity"],
                 "amount": money(row["amount"]),
-                "share": ratio(row["amount"], totals["amount"]),
+                "share": ratio(row["amount"], total_amount),
                 "contracts": row["contracts"],
             }
             for rank, row in enumerate(figures["products"], 1)
@@ -107,12 +117,11 @@ class ProductRanking(Report):
         categories = [
             {
                 "rank": rank,
-                "category": row["product__category"] or str(UNCATEGORISED),
+                "category": row["category"] or str(UNCATEGORISED),
                 "products": row["products"],
                 "quantity": row["quantity"],
                 "amount": money(row["amount"]),
-                "share": ratio(row["amount"], totals["amount"]),
-                "contracts": row["contracts"],
+                "share": ratio(row["amount"], total_amount),
             }
             for rank, row in enumerate(figures["categories"], 1)
         ]
@@ -135,16 +144,15 @@ class ProductRanking(Report):
                 Column("quantity", _("数量"), NUMBER),
                 Column("amount", _("金额"), MONEY),
                 Column("share", _("金额占比"), PERCENT),
-                Column("contracts", _("合同数"), INT),
             ],
             categories,
             title=_("产品分类排行"),
         )
         summary = [
             Figure("amount", _("销售金额"), total_amount),
-            Figure("quantity", _("销售数量"), totals["quantity"] or 0, NUMBER),
+            Figure("quantity", _("销售数量"), total_quantity, NUMBER),
             Figure("products", _("产品数"), len(rows), INT),
-            Figure("contracts", _("合同数"), totals["contracts"] or 0, INT),
+            Figure("contracts", _("合同数"), figures["contracts"], INT),
         ]
         top = list(reversed(rows[:CHART_TOP]))  # the largest at the top of a horizontal bar chart
         measure = "amount" if order == "amount" else "quantity"

@@ -4,7 +4,8 @@ A snapshot as of today, so no period (``uses_period = False``): over the sales c
 (approved or later) the viewer may see, narrowed by the department / owner filters on the
 contract — receivable = contract total − confirmed payments; overdue money by age (0–30 / 31–60 /
 61–90 / 90+ days past the instalment's due date, confirmed payments settling the oldest
-instalments first) as the main table, and the receivable per customer as an extra table. Every
+instalments first) as the main table, and the receivable of the ``TOP_CUSTOMERS`` customers
+owing most as an extra table. Every
 rule is the contracts selector's; this module only lays it out.
 """
 
@@ -22,10 +23,19 @@ BUCKET_LABELS = {
 }
 
 
+# The customers table lists the largest receivables only: a company's thousands of customers
+# with money outstanding are the receivables page's (paged) list, not a report table.
+TOP_CUSTOMERS = 100
+
+
 def receivables(*, user, params, today=None):
-    """The receivables report of the contracts the viewer sees, narrowed by the filters."""
+    """The receivables report of the contracts the viewer sees, narrowed by the filters: the
+    summary and the ageing (``receivables_report`` without rows) and the ``TOP_CUSTOMERS``
+    customers with the largest receivables."""
     contracts = narrow(selectors.receivable_contracts(user=user), params)
-    return selectors.receivables_report(contracts=contracts, group="customer", today=today or timezone.localdate())
+    report = selectors.receivables_report(contracts=contracts, group="ageing", today=today or timezone.localdate())
+    report["rows"] = selectors.receivables_by_customer(contracts=contracts, limit=TOP_CUSTOMERS)
+    return report
 
 
 class Receivables(Report):
@@ -63,7 +73,7 @@ class Receivables(Report):
                 Column("receivable", _("应收款"), MONEY),
             ],
             report["rows"],
-            title=_("各客户应收款"),
+            title=_("应收款最多的客户（前 %(count)d 位）") % {"count": TOP_CUSTOMERS},
         )
         summary = [
             Figure("contracts", _("合同数"), summary_figures["contracts"], INT),
