@@ -8,14 +8,14 @@ a category's figures add up its products' (its quantity whatever their units). T
 whole range (the ranking is over all of it, not per bucket).
 
 Three queries: one GROUP BY product over the period's lines (read from the covering index
-``contract_line_sold`` contract by contract), the names of the products in it, and the number of
-contracts. The categories are the product rows added up (a product has one category), not a
-second pass over the lines; grouping the lines by the product's text columns instead sorted
-every line on disk (~4× slower at 1M lines).
+``contract_line_sold`` contract by contract, hashed — no sort), the names of the products in it,
+and the number of contracts. The categories are the product rows added up (a product has one
+category), not a second pass over the lines; grouping the lines by the product's text columns
+instead sorted every line on disk (~4× slower at 1M lines).
 """
 
 from django import forms
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from analytics.reports.base import (
@@ -48,15 +48,12 @@ def period_contracts(*, user, params):
 
 def product_ranking(*, user, params, order="amount"):
     """{"products": [...], "categories": [...], "contracts": n} — per product its code, name,
-    category, unit, amount, quantity and number of contracts; per category its number of
-    products, amount and quantity; each list largest ``order`` first (then the other measure)."""
+    category, unit, amount and quantity; per category its number of products, amount and
+    quantity; each list largest ``order`` first (then the other measure); the number of contracts
+    sold. (No number of contracts per product: COUNT(DISTINCT) sorts every line, ~+30%.)"""
     contracts = period_contracts(user=user, params=params)
     lines = ContractLine.objects.filter(contract__in=contracts.values("pk")).order_by()
-    sold = list(
-        lines.values("product_id").annotate(
-            amount=Sum("subtotal"), quantity=Sum("quantity"), contracts=Count("contract_id", distinct=True)
-        )
-    )
+    sold = list(lines.values("product_id").annotate(amount=Sum("subtotal"), quantity=Sum("quantity")))
     names = Product.objects.filter(pk__in=[row["product_id"] for row in sold]).values(
         "pk", "code", "name", "category", "unit"
     )
@@ -74,8 +71,8 @@ def product_ranking(*, user, params, order="amount"):
         category["quantity"] += row["quantity"]
     products.sort(key=lambda row: (-row[order], -row[other], row["code"]))
     categories = sorted(categories.values(), key=lambda row: (-row[order], -row[other], row["category"]))
-    with_lines = contracts.filter(Exists(ContractLine.objects.filter(contract_id=OuterRef("pk"))))
-    return {"products": products, "categories": categories, "contracts": with_lines.count()}
+    # Every sales contract has lines (submitting one needs a line), so no EXISTS per contract here.
+    return {"products": products, "categories": categories, "contracts": contracts.count()}
 
 
 class ProductRanking(Report):
@@ -110,7 +107,6 @@ class ProductRanking(Report):
                 "quantity": row["quantity"],
                 "amount": money(row["amount"]),
                 "share": ratio(row["amount"], total_amount),
-                "contracts": row["contracts"],
             }
             for rank, row in enumerate(figures["products"], 1)
         ]
@@ -134,7 +130,6 @@ class ProductRanking(Report):
             Column("quantity", _("数量"), NUMBER),
             Column("amount", _("金额"), MONEY),
             Column("share", _("金额占比"), PERCENT),
-            Column("contracts", _("合同数"), INT),
         ]
         category_table = Table(
             [

@@ -282,11 +282,11 @@ def test_product_ranking_by_amount_and_by_quantity_with_categories(org):
     _products_world(org)
 
     result = run(org.ceo, "product_ranking", **SPRING)
-    rows = [(r["rank"], r["code"], r["quantity"], r["amount"], r["share"], r["contracts"]) for r in result.table.rows]
+    rows = [(r["rank"], r["code"], r["quantity"], r["amount"], r["share"]) for r in result.table.rows]
     assert rows == [
-        (1, "B", Decimal("5"), Decimal("500.00"), Decimal("0.5"), 1),
-        (2, "A", Decimal("3"), Decimal("300.00"), Decimal("0.3"), 2),
-        (3, "C", Decimal("4"), Decimal("200.00"), Decimal("0.2"), 2),
+        (1, "B", Decimal("5"), Decimal("500.00"), Decimal("0.5")),
+        (2, "A", Decimal("3"), Decimal("300.00"), Decimal("0.3")),
+        (3, "C", Decimal("4"), Decimal("200.00"), Decimal("0.2")),
     ]
     categories = [(r["category"], r["products"], r["quantity"], r["amount"]) for r in result.extra_tables[0].rows]
     assert categories == [("软件", 2, Decimal("8"), Decimal("800.00")), ("服务", 1, Decimal("4"), Decimal("200.00"))]
