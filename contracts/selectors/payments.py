@@ -154,7 +154,7 @@ def receivables_summary(*, contracts):
     return _money_figures(contracts.order_by().aggregate(**_figures()))
 
 
-def _group(contracts, key, name):
+def _group(contracts, key, name, limit=None):
     rows = (
         contracts.order_by()
         .values(key, name)
@@ -162,12 +162,15 @@ def _group(contracts, key, name):
         .filter(sum_receivable__gt=0)
         .order_by("-sum_receivable", key)
     )
+    if limit is not None:
+        rows = rows[:limit]
     return [{"key": row[key], "name": row[name] or "", **_money_figures(row)} for row in rows]
 
 
-def receivables_by_customer(*, contracts):
-    """Per customer with money still to come: contracts, total, paid, receivable (largest first)."""
-    return _group(contracts, "customer_id", "customer__name")
+def receivables_by_customer(*, contracts, limit=None):
+    """Per customer with money still to come: contracts, total, paid, receivable (largest first;
+    the first ``limit`` only when given)."""
+    return _group(contracts, "customer_id", "customer__name", limit)
 
 
 def receivables_by_owner(*, contracts):
