@@ -125,7 +125,9 @@ DATABASES["default"].update(
         # restart heals by itself instead of failing the first request on a dead socket.
         "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 5},
+        # JIT compiling added 50–115 ms to each report's aggregate and saved nothing on
+        # queries this short (PostgreSQL's JIT suits long analytical scans, not OLTP pages).
+        "OPTIONS": {"connect_timeout": 5, "options": "-c jit=off"},
     }
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
