@@ -91,7 +91,10 @@ class Context:
 
     @contextmanager
     def replay_connection(self):
-        with database.connect(self.url, autocommit=True) as conn:
+        # prepare_threshold=None: psycopg would otherwise prepare a statement from its fifth run
+        # on and skip PostgreSQL's planning from then on, which Django pays on every request (its
+        # connections have prepare_threshold None) — with seven joins, most of the statement's time.
+        with database.connect(self.url, autocommit=True, prepare_threshold=None) as conn:
             yield conn
 
 
@@ -159,7 +162,15 @@ def run_scenario(ctx, scenario, args):
         result["target_ms"] = list(scenario.target)
     if scenario.rps_target:
         result["target_rps"] = scenario.rps_target
+    if scenario.note:
+        result["note"] = scenario.note
     token = ctx.token(scenario.user)
+    if scenario.optional:
+        missing = measure.missing_endpoint(ctx, scenario, token=token)
+        if missing:
+            result["unavailable"] = missing
+            result["verdict"] = "n/a"
+            return result
     if scenario.setup:
         scenario.setup(ctx)
     try:
@@ -170,7 +181,9 @@ def run_scenario(ctx, scenario, args):
             result["throughput"] = measure.throughput(
                 ctx, scenario, token=token, clients=args.clients, duration=args.duration, start_index=100_000
             )
-        if scenario.kind == "read" and args.sql_pages > 0:
+        if scenario.kind == "read" and not scenario.replay_sql:
+            result["sql_omitted"] = True
+        elif scenario.kind == "read" and args.sql_pages > 0:
             result["sql"] = measure.plain_sql(
                 ctx,
                 scenario,
@@ -250,6 +263,9 @@ def table(report):
     )
     lines += [header, "-" * len(header)]
     for r in report["scenarios"]:
+        if "unavailable" in r:
+            lines.append(f"{r['name']:28} {r['user']:22} not available: {r['unavailable'][:80]}")
+            continue
         if "error" in r and "latency" not in r:
             lines.append(f"{r['name']:28} {r['user']:22} ERROR {r['error'][:80]}")
             continue
@@ -264,10 +280,20 @@ def table(report):
             else f"{lat['queries_min']}-{lat['queries_max']}"
         )
         sql_p50 = (r.get("sql") or {}).get("p50_ms")
+        ratio = "omitted" if r.get("sql_omitted") else _fmt(r.get("ratio"))
         lines.append(
             f"{r['name']:28} {r['user']:22} {lat['n']:>4} {lat['p50_ms']:>8.1f} {lat['p95_ms']:>8.1f} {target:>9} "
-            f"{_fmt(rps):>7} {queries:>7} {_fmt(sql_p50, 2):>8} {_fmt(r.get('ratio')):>7}  {r['verdict']}"
+            f"{_fmt(rps):>7} {queries:>7} {_fmt(sql_p50, 2):>8} {ratio:>7}  {r['verdict']}"
         )
+    omitted = [r["name"] for r in report["scenarios"] if r.get("sql_omitted")]
+    if omitted:
+        lines += ["", f"API/SQL omitted (statements not replayed) for: {', '.join(omitted)}"]
+    unavailable = [r["name"] for r in report["scenarios"] if "unavailable" in r]
+    if unavailable:
+        lines += [f"not available in this checkout (404), not measured: {', '.join(unavailable)}"]
+    notes = [(r["name"], r["note"]) for r in report["scenarios"] if r.get("note") and "unavailable" not in r]
+    for name, note in notes:
+        lines.append(f"note {name}: {note}")
     slow = [(r["name"], r["sql"]["slowest"][0]) for r in report["scenarios"] if (r.get("sql") or {}).get("slowest")]
     if slow:
         lines += ["", "slowest statement of each read scenario (median ms through psycopg):"]

@@ -71,6 +71,17 @@ def run_iteration(client, scenario, ctx, i, capture=False):
     return total, queries, captured, len(requests)
 
 
+def missing_endpoint(ctx, scenario, *, token):
+    """For an optional scenario: its first iteration's requests once; the first that answers 404
+    (the route is not in this checkout yet) as ``"GET /path → 404"``, else None."""
+    client = Client(ctx.port, token)
+    for request in as_list(scenario.func(ctx, 0)):
+        status, _elapsed, _count, _statements, _payload = client.send(request)
+        if status == 404:
+            return f"{request.method} {request.path} → 404"
+    return None
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -19,6 +19,10 @@ function gets the context and the iteration number and returns the request(s) of
     def kanban(ctx, i):
         return get("/api/v1/deals/board/")
 
+``optional=True``: the endpoint may not exist in this checkout yet (an app still being built); a
+404 on the first iteration reports the scenario "not available" rather than an error.
+``replay_sql=False``: no API / SQL ratio (said so in the table).
+
 A batch job runs in a child process (wall time, peak RSS); ``rollback=True`` undoes its writes::
 
     @batch_job("profiles.recompute", "profile recompute, all customers", target=(60, 2048))
@@ -79,6 +83,13 @@ class Scenario:
     ok_status: tuple = (200,)
     setup: object = None  # setup(ctx) before the scenario
     cleanup: object = None  # cleanup(ctx) after it (undo what writes created)
+    # An endpoint that may not exist in this checkout yet: a 404 on the first iteration reports
+    # the scenario "not available" instead of an error.
+    optional: bool = False
+    # Reads: re-run the captured statements through psycopg for the API / SQL ratio (off where a
+    # page's statements alone are not the page: cached aggregates, many small report queries).
+    replay_sql: bool = True
+    note: str = ""  # printed under the table
     app: str = ""
 
 

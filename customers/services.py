@@ -287,7 +287,13 @@ def customer_create(*, user, data, owner=None, force=False, check_duplicates=Tru
     # One "created" history row that already lists the tags: rows and tags first, then the record.
     customer.skip_history_when_saving = True
     customer.save()
-    customer.tags.set(form.cleaned_data.get("tags") or [])
+    # A new customer has no tags yet: its rows in one INSERT (tags.set would first read the current
+    # tags and then the missing ones — two more round trips on every create; its m2m_changed would
+    # be skipped anyway, as skip_history_when_saving is set).
+    through = Customer.tags.through
+    through.objects.bulk_create(
+        [through(customer_id=customer.pk, tag_id=tag.pk) for tag in form.cleaned_data.get("tags") or []]
+    )
     del customer.skip_history_when_saving
     CUSTOMER_HISTORY.create_historical_record(customer, "+")
     customer_search_refresh(customer_ids=[customer.pk])

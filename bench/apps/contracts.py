@@ -9,7 +9,10 @@ confirmed payments (the other statuses count for nothing); numbers are HT + the 
 (Asia/Shanghai) + a gap-free 6-digit daily sequence, with one ``contracts_contractsequence`` row
 per day holding its last number. Money is integer fen throughout (no float).
 
-No scenarios yet: the contracts API is being written; the 360 page and reports will add theirs."""
+Scenarios (department-scoped manager): the list's first page, the list filtered by status and a
+signed-date range, and a contract's detail with its payment plan and payments. Issue 10 names no
+contract targets: these borrow the customers' (list 20/40, filtered list 30/60, a detail page of
+several calls 60/120 ms)."""
 
 import random
 import tempfile
@@ -18,7 +21,7 @@ from datetime import timedelta
 from itertools import accumulate
 
 from bench.apps.customers import NOW
-from bench.registry import generator
+from bench.registry import generator, get, scenario
 
 CONTRACTS = 1_000_000
 PRODUCTS = 300
@@ -307,3 +310,75 @@ def contracts(load):
     )
     for table in ("contracts_contract", "contracts_paymentplan", "contracts_payment", "contracts_contractsequence"):
         load.reset_sequence(table)
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+CONTRACTS_API = "/api/v1/contracts/"
+# (statuses, days back from today of the signed-date range's start, its length in days)
+FILTERS = [
+    (["active"], 90, 90),
+    (["completed"], 365, 180),
+    (["approved", "active"], 30, 30),
+    (["active", "completed"], 180, 120),
+    (["expired"], 730, 365),
+    (["completed"], 730, 60),
+]
+
+
+def visible_contract_ids(ctx, scope, limit=200):
+    """Up to ``limit`` contracts the scope's user sees, spread over the scope (fixed per run)."""
+
+    def pick():
+        from contracts.models import Contract
+
+        ids = list(Contract.objects.visible_to(ctx.user(scope)).order_by("id").values_list("id", flat=True)[:50_000])
+        return ctx.rng.sample(ids, min(limit, len(ids)))
+
+    return ctx.memo(f"contracts.visible.{scope}", pick)
+
+
+@scenario(
+    "contracts.list",
+    "contract list, first page of 20, department-scoped manager, default order",
+    user="department",
+    target=(20, 40),
+)
+def contract_list(ctx, i):
+    return get(CONTRACTS_API, {"page_size": 20})
+
+
+@scenario(
+    "contracts.filter",
+    "contract list filtered by status + signed-date range",
+    user="department",
+    target=(30, 60),
+)
+def contract_filter(ctx, i):
+    statuses, back, length = FILTERS[i % len(FILTERS)]
+    start = TODAY - timedelta(days=back)
+    return get(
+        CONTRACTS_API,
+        {
+            "page_size": 20,
+            "status": statuses,
+            "signed_after": start.isoformat(),
+            "signed_before": min(start + timedelta(days=length), TODAY).isoformat(),
+        },
+    )
+
+
+@scenario(
+    "contracts.detail",
+    "contract detail + its payment plans and payments",
+    user="department",
+    target=(60, 120),
+)
+def contract_detail(ctx, i):
+    ids = visible_contract_ids(ctx, "department")
+    contract_id = ids[i % len(ids)]
+    return [
+        get(f"{CONTRACTS_API}{contract_id}/"),
+        get("/api/v1/payment-plans/", {"contract": contract_id, "page_size": 20}),
+        get("/api/v1/payments/", {"contract": contract_id, "page_size": 20}),
+    ]

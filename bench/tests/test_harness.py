@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from django.conf import settings
 from django.db import connections
 from psycopg import sql
@@ -70,8 +71,13 @@ def test_selection_patterns():
     assert not Selection(["deals"]).wants("customers.list")
 
 
-def test_harness_loads_data_and_measures_a_scenario(django_db_setup, django_db_blocker, tmp_path):
+# The marker makes pytest-django create the test database even when this test runs alone (it
+# sets up only the databases some collected test asks for): without it the template below would
+# be the development database.
+@pytest.mark.django_db(transaction=True)
+def test_harness_loads_data_and_measures_a_scenario(tmp_path):
     template = settings.DATABASES["default"]["NAME"]
+    assert template == settings.DATABASES["default"]["TEST"]["NAME"], template
     harness_db = f"bench_harness_{template}"
     connections.close_all()  # a template database must have no other sessions:
     with _admin_connection() as conn:  # nor a live server's (browser tests) left behind by its threads
@@ -82,7 +88,8 @@ def test_harness_loads_data_and_measures_a_scenario(django_db_setup, django_db_b
     output = tmp_path / "report.json"
     command = [
         sys.executable, "-m", "bench", "--scale", "0.0002", "--database", harness_db, "--template", template,
-        "--only", "customers.list", "--requests", "5", "--warmup", "2", "--duration", "1", "--sql-pages", "2",
+        "--only", "customers.list", "contracts.list", "workbench.home",
+        "--requests", "5", "--warmup", "2", "--duration", "1", "--sql-pages", "2",
         "--output", str(output),
     ]  # fmt: skip
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
@@ -111,11 +118,43 @@ def test_harness_loads_data_and_measures_a_scenario(django_db_setup, django_db_b
     assert 700 <= rows["contracts_contractline"] <= 1300
     assert rows["contracts_payment"] > 0 and rows["contracts_paymentplan"] > 0
     assert report["machine"]["cores"] >= 1
-    [scenario] = report["scenarios"]
+    scenario, contract_list, workbench = report["scenarios"]
     assert scenario["name"] == "customers.list"
+    assert contract_list["name"] == "contracts.list"
+    assert "error" not in contract_list, contract_list
+    assert contract_list["latency"]["n"] == 5 and contract_list["sql"]["statements"] > 0
+    # The workbench (issue 9) may not be merged yet: then "not available", never an error.
+    assert workbench["name"] == "workbench.home"
+    if "unavailable" in workbench:
+        assert workbench["unavailable"] == "GET /api/v1/workbench/ → 404"
+        assert workbench["verdict"] == "n/a"
+    else:
+        assert "error" not in workbench, workbench
+        assert workbench["latency"]["n"] == 5 and workbench["sql_omitted"] is True
+    assert "not available:" in result.stdout or "workbench.home" in result.stdout
     assert "error" not in scenario, scenario
     assert scenario["latency"]["n"] == 5
     assert scenario["latency"]["queries"] > 0
     assert scenario["throughput"]["rps"] > 0
     assert scenario["sql"]["statements"] == scenario["latency"]["queries"]
     assert scenario["ratio"] > 0
+
+
+def test_table_says_what_was_not_measured():
+    from bench.cli import table
+
+    latency = {"n": 5, "p50_ms": 10.0, "p95_ms": 20.0, "queries": 3, "queries_min": 3, "queries_max": 3}
+    report = {
+        "scenarios": [
+            {"name": "reports.churn", "user": "department", "unavailable": "GET /api/v1/reports/churn/ → 404",
+             "verdict": "n/a"},
+            {"name": "reports.funnel", "user": "department", "latency": latency, "target_ms": [250, 500],
+             "sql_omitted": True, "verdict": "ok"},
+        ],
+        "jobs": [],
+    }  # fmt: skip
+    text = table(report)
+    assert "reports.churn" in text and "not available: GET /api/v1/reports/churn/ → 404" in text
+    assert "omitted" in text.splitlines()[3]
+    assert "API/SQL omitted (statements not replayed) for: reports.funnel" in text
+    assert "not measured: reports.churn" in text
