@@ -33,7 +33,7 @@ class PipelineTileSerializer(AmountTileSerializer):
     weighted_amount = serializers.DecimalField(**MONEY)
 
 
-class FunnelStageSerializer(serializers.Serializer):
+class WorkbenchFunnelStageSerializer(serializers.Serializer):
     name = serializers.CharField()
     count = serializers.IntegerField()
     amount = serializers.DecimalField(**MONEY)
@@ -41,9 +41,9 @@ class FunnelStageSerializer(serializers.Serializer):
     conversion_rate = serializers.DecimalField(max_digits=7, decimal_places=4, allow_null=True)
 
 
-class FunnelSerializer(serializers.Serializer):
+class WorkbenchFunnelSerializer(serializers.Serializer):
     group = serializers.CharField()
-    stages = FunnelStageSerializer(many=True)
+    stages = WorkbenchFunnelStageSerializer(many=True)
     won = serializers.IntegerField()
     lost = serializers.IntegerField()
     win_rate = serializers.DecimalField(max_digits=7, decimal_places=4, allow_null=True)
@@ -68,7 +68,7 @@ class TeamSerializer(serializers.Serializer):
     pipeline = PipelineTileSerializer(required=False)
     contracts_month = AmountTileSerializer(required=False)
     payments_month = AmountTileSerializer(required=False)
-    funnel = FunnelSerializer(required=False)
+    funnel = WorkbenchFunnelSerializer(required=False)
 
 
 class WorkbenchSerializer(serializers.Serializer):
