@@ -116,15 +116,20 @@ def build(url, scale, version, generators, template=None):
     connection.ensure_connection()
     raw = connection.connection
     load = database.Load(raw, scale, log)
+    generated = {}  # generator → seconds (within generate_and_copy)
     with transaction.atomic():
         raw.execute("SET LOCAL maintenance_work_mem = '512MB'")
         raw.execute("SET LOCAL synchronous_commit = off")
         for generator in generators:
             log(f"generator {generator.name}")
+            began = time.monotonic()
             if generator.tables:
                 load.drop_indexes(generator.tables)
             generator.func(load)
+            generated[generator.name] = round(time.monotonic() - began, 1)
+            log(f"  generator {generator.name}: {generated[generator.name]} s")
     phases["generate_and_copy"] = round(time.monotonic() - mark, 1)
+    phases["generators"] = generated
     mark = time.monotonic()
     connection.set_autocommit(True)
     for table in load.pending_rewrites():

@@ -61,6 +61,30 @@ CONTRACT_CHECKS = {
     "(SELECT count(*) FROM contracts_contractsequence) FROM contracts_contract",
 }
 
+# Follow-ups and profiles (each counts the rows that break the rule; all must be 0).
+FOLLOW_UP_CHECKS = {
+    "on live customers": "SELECT count(*) FROM activities_followup f JOIN customers_customer c "
+    "ON c.id = f.customer_id WHERE c.deleted_at IS NOT NULL",
+    "within the last three years": "SELECT count(*) FROM activities_followup "
+    "WHERE occurred_at < now() - interval '1096 days' OR occurred_at > now()",
+    "not before the customer existed": "SELECT count(*) FROM activities_followup f JOIN customers_customer c "
+    "ON c.id = f.customer_id WHERE f.occurred_at < c.created_at",
+    "customer's last follow-up = the latest one": "SELECT count(*) FROM customers_customer c LEFT JOIN "
+    "(SELECT customer_id, max(occurred_at) AS latest FROM activities_followup GROUP BY customer_id) f "
+    "ON f.customer_id = c.id WHERE c.deleted_at IS NULL AND c.last_follow_up_at IS DISTINCT FROM f.latest",
+    "the contact is the customer's": "SELECT count(*) FROM activities_followup f JOIN customers_contact ct "
+    "ON ct.id = f.contact_id WHERE ct.customer_id <> f.customer_id",
+    "created = updated = occurred": "SELECT count(*) FROM activities_followup "
+    "WHERE created_at <> occurred_at OR updated_at <> occurred_at",
+    "coordinates only on visits": "SELECT count(*) FROM activities_followup WHERE latitude IS NOT NULL "
+    "AND (type <> 'visit' OR longitude IS NULL)",
+    "next follow-up after the follow-up": "SELECT count(*) FROM activities_followup "
+    "WHERE next_follow_up_at <= occurred_at",
+    "every live customer has a profile": "SELECT count(*) FROM customers_customer c WHERE c.deleted_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM analytics_customerprofile p WHERE p.customer_id = c.id)",
+    "a task reminds before it is due": "SELECT count(*) FROM activities_task WHERE remind_at > due_at",
+}
+
 
 def test_selection_patterns():
     assert Selection([]).wants("customers.list")
@@ -99,6 +123,12 @@ def test_harness_loads_data_and_measures_a_scenario(tmp_path):
         report = json.loads(output.read_text())
         with _admin_connection(harness_db) as conn:
             inconsistent = {name: conn.execute(query).fetchone()[0] for name, query in CONTRACT_CHECKS.items()}
+            broken = {name: conn.execute(query).fetchone()[0] for name, query in FOLLOW_UP_CHECKS.items()}
+            follow_ups = conn.execute(
+                "SELECT count(*), count(DISTINCT customer_id), count(DISTINCT type), "
+                "(SELECT count(*) FROM analytics_customerprofile), "
+                "(SELECT count(*) FROM activities_task WHERE status = 'open') FROM activities_followup"
+            ).fetchone()
             contract_rows = conn.execute(
                 "SELECT count(*), count(DISTINCT number), count(*) FILTER (WHERE status = 'draft') "
                 "FROM contracts_contract"
@@ -108,6 +138,12 @@ def test_harness_loads_data_and_measures_a_scenario(tmp_path):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(harness_db)))
 
     assert inconsistent == dict.fromkeys(CONTRACT_CHECKS, 0)
+    assert broken == dict.fromkeys(FOLLOW_UP_CHECKS, 0)
+    follow_up_total, followed_customers, types, profiles, open_tasks = follow_ups
+    assert follow_up_total >= 400  # 2,000,000 × 0.0002, more only if there are more customers to cover
+    assert 50 <= followed_customers < 100  # ~85 % of the 100 customers have a last follow-up
+    assert types >= 5 and open_tasks > 0
+    assert profiles == report["data"]["rows"]["analytics_customerprofile"] > 90
     total, distinct_numbers, drafts = contract_rows
     assert total == 200 and distinct_numbers == total and 0 < drafts < total
     rows = report["data"]["rows"]
