@@ -277,7 +277,7 @@ def _contracts(viewer, narrowing, period, previous):
 
 def _payments(viewer, narrowing, period, previous):
     payments = Payment.objects.visible_to(viewer).filter(status=PaymentStatus.CONFIRMED)
-    payments = narrowing.apply(payments, owner="contract__owner", department="contract__department")
+    payments = narrowing.apply(payments)
     return _compare(payments, "date", period, previous, {"amount": _sum("amount")})
 
 

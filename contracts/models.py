@@ -215,18 +215,62 @@ class ContractSequence(models.Model):
         return f"{self.prefix}{self.day:%Y%m%d}: {self.last}"
 
 
-def _through_contract(user):
-    return scope_filter(user, owner_field="contract__owner", department_field="contract__department")
-
-
 class ThroughContractQuerySet(models.QuerySet):
-    """Rows seen through their contract's scope (plans, payments, invoices)."""
+    """Rows seen through their contract's scope (plans, payments, invoices): the contract's owner
+    and department, which each row carries (``UnderContract``); never rows of a customer in the
+    recycle bin."""
 
     def visible_to(self, user):
         from customers.models import Customer
 
-        binned = Customer.objects.filter(pk=OuterRef("contract__customer_id"), deleted_at__isnull=False)
-        return self.filter(~Exists(binned)).filter(_through_contract(user))
+        binned = Customer.objects.filter(pk=OuterRef("customer_id"), deleted_at__isnull=False)
+        return self.filter(~Exists(binned)).filter(scope_filter(user))
+
+
+class UnderContract(TimeStampedModel):
+    """A row under a contract (instalment, payment, invoice). ``customer``, ``owner`` and
+    ``department`` are its contract's, copied by the database (triggers of migration 0004)
+    whatever writes either side: on every insert or update of the row, and whenever the
+    contract's customer, owner or department changes. So the scope, the recycle bin and the
+    owner/department filters read the row's own columns and indexes: a department's confirmed
+    payments of a month are one index range, not every payment of the month joined to its
+    contract (see bench/). Never set them in Python: the database overwrites them."""
+
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("客户"),
+        null=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,  # a copy: the contract's own key protects the customer
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("负责人"),
+        null=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # each model indexes them with what its lists filter on
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        "staff.Department",
+        verbose_name=_("所属部门"),
+        null=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    objects = ThroughContractQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
 
 
 class PlanStatus(models.TextChoices):
@@ -237,7 +281,7 @@ class PlanStatus(models.TextChoices):
     VOID = "void", _("作废")
 
 
-class PaymentPlan(TimeStampedModel):
+class PaymentPlan(UnderContract):
     """One instalment (期) of a contract's payment plan; the instalments' amounts add up to the
     contract total."""
 
@@ -252,8 +296,6 @@ class PaymentPlan(TimeStampedModel):
     status = models.CharField(_("状态"), max_length=8, choices=PlanStatus.choices, default=PlanStatus.PENDING)
     remark = models.CharField(_("备注"), max_length=200, blank=True)
 
-    objects = ThroughContractQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("回款计划")
         verbose_name_plural = _("回款计划")
@@ -262,7 +304,11 @@ class PaymentPlan(TimeStampedModel):
             models.UniqueConstraint(fields=["contract", "number"], name="payment_plan_unique_number"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="payment_plan_amount_not_negative"),
         ]
-        indexes = [models.Index(fields=["status", "due_date"], name="payment_plan_status_due")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="payment_plan_status_due"),
+            models.Index(fields=["department", "status", "due_date"], name="payment_plan_dept_status_due"),
+            models.Index(fields=["owner", "status", "due_date"], name="payment_plan_owner_status_due"),
+        ]
 
     def __str__(self):
         return f"{self.contract_id} #{self.number}"
@@ -286,7 +332,7 @@ class PaymentStatus(models.TextChoices):
     VOID = "void", _("已作废")
 
 
-class Payment(TimeStampedModel):
+class Payment(UnderContract):
     """A payment received (回款) against an approved contract. Only confirmed payments count
     towards ``Contract.paid_amount`` and every receivable figure."""
 
@@ -319,8 +365,6 @@ class Payment(TimeStampedModel):
     )
     confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
 
-    objects = ThroughContractQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("回款")
         verbose_name_plural = _("回款")
@@ -330,6 +374,10 @@ class Payment(TimeStampedModel):
         indexes = [
             models.Index(fields=["contract", "status"], name="payment_contract_status"),
             models.Index(fields=["status", "date"], name="payment_status_date"),
+            # The scope's arms (department, owner) of the confirmed payments of a period, summed
+            # from the index alone.
+            models.Index(fields=["department", "status", "date"], include=["amount"], name="payment_dept_status_date"),
+            models.Index(fields=["owner", "status", "date"], include=["amount"], name="payment_owner_status_date"),
         ]
 
     def __str__(self):
@@ -379,7 +427,7 @@ class InvoiceStatus(models.TextChoices):
     VOID = "void", _("已作废")
 
 
-class Invoice(TimeStampedModel):
+class Invoice(UnderContract):
     """An invoice application against a contract; ``number`` and ``issued_date`` once issued, the
     courier tracking number once sent. The title's details are copied at application time, so a
     later edit of the customer's title does not rewrite an issued invoice."""
@@ -405,14 +453,16 @@ class Invoice(TimeStampedModel):
         settings.AUTH_USER_MODEL, verbose_name=_("申请人"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = ThroughContractQuerySet.as_manager()
-
     class Meta:
         verbose_name = _("发票")
         verbose_name_plural = _("发票")
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive")]
-        indexes = [models.Index(fields=["contract", "status"], name="invoice_contract_status")]
+        indexes = [
+            models.Index(fields=["contract", "status"], name="invoice_contract_status"),
+            models.Index(fields=["department"], name="invoice_department"),
+            models.Index(fields=["owner"], name="invoice_owner"),
+        ]
 
     def __str__(self):
         return self.number or self.title

@@ -50,7 +50,7 @@ def _expiring_rows(days):
 def _open_instalments():
     return PaymentPlan.objects.filter(
         contract__status__in=SALES_STATUSES,
-        contract__owner__isnull=False,
+        owner__isnull=False,
         contract__customer__deleted_at__isnull=True,
         paid_amount__lt=F("amount"),
     ).exclude(status=PlanStatus.VOID)
@@ -59,7 +59,7 @@ def _open_instalments():
 def _instalment_fields(queryset):
     return queryset.annotate(
         target_id=F("pk"),
-        recipient_id=F("contract__owner_id"),
+        recipient_id=F("owner_id"),
         occasion=Cast("due_date", CharField()),
         contract_number=F("contract__number"),
         contract_ref=F("contract_id"),

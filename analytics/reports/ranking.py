@@ -55,11 +55,9 @@ def ranking_figures(*, user, params):
         _grouped(in_period(sales_contracts(user=user, params=params), "signed_date", period)).annotate(
             contract_count=Count("id"), contract_amount=Sum("total")
         ),
-        _grouped(
-            in_period(confirmed_payments(user=user, params=params), "date", period),
-            owner="contract__owner",
-            department="contract__department",
-        ).annotate(payment_amount=Sum("amount")),
+        _grouped(in_period(confirmed_payments(user=user, params=params), "date", period)).annotate(
+            payment_amount=Sum("amount")
+        ),
         _grouped(in_period(new_customers(user=user, params=params), "created_at", period, is_datetime=True)).annotate(
             new_customers=Count("id")
         ),

@@ -98,11 +98,14 @@ def _products(rng):
     return rows
 
 
+UNDER_CONTRACT = ("contracts_paymentplan", "contracts_payment")
+
+
 @generator(
     "contracts",
     after=["customers", "opportunities"],
     tables=CONTRACT_TABLES,
-    version=1,
+    version=2,
 )
 def contracts(load):
     rng = random.Random("contracts")
@@ -184,6 +187,12 @@ def contracts(load):
         line_rows(),
     )
 
+    # The instalments and payments carry their contract's customer, owner and department
+    # (contracts.models.UnderContract), written here: the contracts are copied after them, so the
+    # trigger that copies those from the contract is off while they load.
+    for table in UNDER_CONTRACT:
+        load.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_scope")
+
     # 3. Payment plans (approved contracts and later: 1–3 instalments adding up to the total) and
     # payments against them — confirmed mostly, the rest (unconfirmed, pending, rejected, void) not
     # counted; plan and contract paid amounts are the confirmed sums.
@@ -194,7 +203,7 @@ def contracts(load):
     def plan_rows():
         nonlocal payment_count
         plan_id = payment_id = 0
-        for index, (created, seconds, status, _customer, owner, _department, _deal) in enumerate(skeletons):
+        for index, (created, seconds, status, customer, owner, department, _deal) in enumerate(skeletons):
             if status not in SALES:
                 continue
             total = totals[index]
@@ -228,7 +237,7 @@ def contracts(load):
                     payments.write(
                         f"{payment_id}\t{index + 1}\t{plan_id}\t{yuan(value)}\t{day.isoformat()}\t"
                         f"{METHODS[payment_id % len(METHODS)]}\t\t{kind}\t{owner}\t{confirmer}\t{confirmed_at}\t"
-                        f"{at}\t{at}\n"
+                        f"{at}\t{at}\t{customer}\t{owner}\t{department}\n"
                     )
                     payment_count += 1
                 paid[index] += plan_paid
@@ -243,14 +252,14 @@ def contracts(load):
                 at = stamp(signed, seconds)
                 yield (
                     f"{plan_id}\t{index + 1}\t{number}\t{due.isoformat()}\t{yuan(amount)}\t3\t{yuan(plan_paid)}\t"
-                    f"{plan_status}\t\t{at}\t{at}"
+                    f"{plan_status}\t\t{at}\t{at}\t{customer}\t{owner}\t{department}"
                 )
 
     load.copy_text(
         "contracts_paymentplan",
         [
             "id", "contract_id", "number", "due_date", "amount", "reminder_days", "paid_amount", "status", "remark",
-            "created_at", "updated_at",
+            "created_at", "updated_at", "customer_id", "owner_id", "department_id",
         ],
         plan_rows(),
     )  # fmt: skip
@@ -259,11 +268,14 @@ def contracts(load):
         "contracts_payment",
         [
             "id", "contract_id", "plan_id", "amount", "date", "method", "remark", "status", "entered_by_id",
-            "confirmed_by_id", "confirmed_at", "created_at", "updated_at",
+            "confirmed_by_id", "confirmed_at", "created_at", "updated_at", "customer_id", "owner_id",
+            "department_id",
         ],
         (line.rstrip("\n") for line in payments),
     )  # fmt: skip
     payments.close()
+    for table in UNDER_CONTRACT:
+        load.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_scope")
 
     # 4. The contracts, numbered per creation day; the sequence rows hold each day's last number.
     sequences = {}

@@ -59,6 +59,14 @@ CONTRACT_CHECKS = {
     "WHERE s.prefix <> 'HT' OR c.n IS DISTINCT FROM s.last OR c.last IS DISTINCT FROM s.last",
     "every contract's day has a sequence row": "SELECT count(DISTINCT substr(number, 3, 8)) - "
     "(SELECT count(*) FROM contracts_contractsequence) FROM contracts_contract",
+    **{
+        f"{table} carry their contract's customer, owner and department": f"SELECT count(*) FROM {table} r "
+        "JOIN contracts_contract c ON c.id = r.contract_id WHERE r.customer_id IS DISTINCT FROM c.customer_id "
+        "OR r.owner_id IS DISTINCT FROM c.owner_id OR r.department_id IS DISTINCT FROM c.department_id"
+        for table in ("contracts_paymentplan", "contracts_payment")
+    },
+    "the copying triggers are back on": "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'contracts_%_scope' "
+    "AND tgenabled = 'D'",
 }
 
 # Follow-ups and profiles (each counts the rows that break the rule; all must be 0).

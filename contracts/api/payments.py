@@ -222,9 +222,7 @@ class PaymentFilterSet(SyncFilterSet):
     method = django_filters.ChoiceFilter(choices=PaymentMethod.choices, label=_("回款方式"))
     confirmed = django_filters.BooleanFilter(method="filter_confirmed", label=_("已确认"))
     date = django_filters.DateFromToRangeFilter(field_name="date", label=_("回款日期"))
-    owner = django_filters.ModelChoiceFilter(
-        queryset=User.objects.all(), field_name="contract__owner", label=_("负责人")
-    )
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all(), field_name="owner", label=_("负责人"))
 
     class Meta:
         model = Payment
