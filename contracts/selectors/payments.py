@@ -197,9 +197,13 @@ def receivables_ageing(*, contracts, today):
     )
     remainder = Least(F("amount"), Greatest(F("cumulative") - F("contract__paid_amount"), ZERO), output_field=SUM_FIELD)
     # Filtering on due date inside the window is safe: instalments are summed in due-date order,
-    # so an overdue instalment's cumulative amount only holds earlier (also overdue) ones.
+    # so an overdue instalment's cumulative amount only holds earlier (also overdue) ones. So is
+    # leaving out the contracts paid in full: their instalments add up to their total, so no
+    # remainder is left (at 1,000,000 contracts, two thirds of a department's instalments). Their
+    # ids are read first: as a subquery, PostgreSQL scanned every instalment (1.5 M) to match them.
+    unpaid = list(contracts.order_by().filter(paid_amount__lt=F("total")).values_list("pk", flat=True))
     overdue = (
-        PaymentPlan.objects.filter(contract__in=contracts.order_by().values("pk"), due_date__lt=today)
+        PaymentPlan.objects.filter(contract__in=unpaid, due_date__lt=today)
         .annotate(cumulative=cumulative)
         .annotate(remainder=remainder)
         .order_by()
