@@ -298,6 +298,19 @@ class Customer(OwnedModel):
             models.Index(fields=["owner", "-updated_at", "-id"], name="customer_owner_recent"),
             models.Index(fields=["department", "-updated_at", "-id"], name="customer_dept_recent"),
             models.Index(fields=["next_follow_up_at"], name="customer_next_follow_up"),
+            # 今日需联系 within a scope's arm (the workbench's tiles, the list's "today" view): the
+            # department's or owner's customers due by a time, without the company-wide range.
+            models.Index(
+                fields=["department", "next_follow_up_at"],
+                include=["owner"],
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+                name="customer_dept_next_follow_up",
+            ),
+            models.Index(
+                fields=["owner", "next_follow_up_at"],
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+                name="customer_owner_next_follow_up",
+            ),
             models.Index(fields=["last_follow_up_at"], name="customer_last_follow_up"),
             # The recycle bin; its ids too, for the "customer not in the recycle bin" anti-joins of
             # deals (opportunities.models.OpportunityQuerySet.alive) without a heap visit.
