@@ -197,7 +197,7 @@ def team_funnel(*, user, now=None):
     group = opportunity_selectors.stage_group_for(user.department)
     if group is None:
         return None
-    result = opportunity_selectors.funnel(deals=deals, group=group)
+    result = opportunity_selectors.funnel(deals=deals, group=group, details=False)
     return {
         "group": group.name,
         "stages": [

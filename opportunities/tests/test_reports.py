@@ -177,3 +177,22 @@ def test_reports_need_the_view_permission(org, client_for):
     org.east_rep.roles.set([role])
     assert client_for(org.east_rep).get(FUNNEL).status_code == 403
     assert client_for(org.east_rep).get(FORECAST).status_code == 403
+
+
+def test_compact_funnel_has_the_same_stages_without_the_two_detail_statements(org, history, django_assert_num_queries):
+    from opportunities import selectors
+
+    deals = selectors.opportunity_list(user=org.east_rep).order_by()
+    group = selectors.stage_group_for(org.east_rep.department)
+    full = selectors.funnel(deals=deals, group=group)
+    with django_assert_num_queries(2):  # the stages, the deals' one pass
+        compact = selectors.funnel(deals=deals, group=group, details=False)
+
+    def without_days(rows):
+        return [{key: value for key, value in row.items() if key != "average_days"} for row in rows]
+
+    assert without_days(compact["stages"]) == without_days(full["stages"])
+    assert [row["average_days"] for row in compact["stages"]] == [None] * len(full["stages"])
+    assert [row["average_days"] for row in full["stages"]] != [None] * len(full["stages"])
+    assert compact["loss_reasons"] == [] and full["loss_reasons"]
+    assert (compact["won"], compact["lost"], compact["win_rate"]) == (full["won"], full["lost"], full["win_rate"])
