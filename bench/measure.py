@@ -2,15 +2,16 @@
 requests/s with concurrent clients, SQL statements per request, and the same statements timed
 through plain psycopg. Every loop is bounded in count and in time."""
 
-import base64
 import itertools
 import json
 import math
+import secrets
 import statistics
 import threading
 import time
 from http.client import HTTPConnection
 
+from bench.middleware import capture_path
 from bench.registry import Request
 
 
@@ -28,8 +29,11 @@ class Client:
         if request.body is not None:
             body = json.dumps(request.body).encode()
             headers["Content-Type"] = "application/json"
+        path = None
         if capture:
-            headers["X-Bench-Capture"] = "1"
+            token = secrets.token_hex(16)
+            path = capture_path(token)
+            headers["X-Bench-Capture"] = token
         start = time.perf_counter()
         try:
             self.connection.request(request.method, request.path, body=body, headers=headers)
@@ -42,8 +46,9 @@ class Client:
         if response.getheader("Connection", "").lower() == "close":
             self.connection.close()
         statements = None
-        if capture and response.getheader("X-Bench-SQL"):
-            statements = json.loads(base64.b64decode(response.getheader("X-Bench-SQL")))
+        if path is not None and path.exists():
+            statements = json.loads(path.read_text())
+            path.unlink()
         queries = int(response.getheader("X-Bench-Queries") or -1)
         return response.status, elapsed, queries, statements, payload
 
