@@ -49,6 +49,9 @@ from staff.models import Department, User
 
 MONEY_FIELD = {"max_digits": 14, "decimal_places": 2}
 REPORT_GROUPS = ("customer", "owner", "ageing")
+# Rows by customer: the largest receivables first, this many unless ``limit`` says otherwise (a
+# department has thousands of customers owing money; a phone shows the top of the list).
+REPORT_ROWS_DEFAULT, REPORT_ROWS_MAX = 100, 1000
 
 # --- serializers --------------------------------------------------------------------------------
 
@@ -483,18 +486,31 @@ class ReceivablesReportViewSet(ScopedGenericViewSet):
             OpenApiParameter("group", str, enum=list(REPORT_GROUPS), description=_("分组：客户 / 负责人 / 账龄")),
             OpenApiParameter("owner", int, many=True, description=_("负责人")),
             OpenApiParameter("department", int, description=_("部门（含下级）")),
+            OpenApiParameter(
+                "limit",
+                int,
+                description=_("按客户分组时最多返回的行数（应收最多者在前），默认 %(default)d，最大 %(max)d")
+                % {"default": REPORT_ROWS_DEFAULT, "max": REPORT_ROWS_MAX},
+            ),
         ],
         responses=ReceivablesReportSerializer,
     )
     @action(detail=False, methods=["get"])
     def receivables(self, request):
-        """Summary (contracts, total, paid, receivable, overdue), rows by customer or owner
-        (largest receivable first), and the overdue ageing buckets 0–30 / 31–60 / 61–90 / 90+
+        """Summary (contracts, total, paid, receivable, overdue), rows by customer (the first
+        ``limit``) or owner (largest receivable first), and the overdue ageing buckets 0–30 / 31–60 / 61–90 / 90+
         days: each overdue instalment's unpaid remainder — confirmed payments settle the oldest
         instalments first — aged from its due date."""
         group = request.query_params.get("group") or "customer"
         if group not in REPORT_GROUPS:
             raise DomainError(_("分组参数无效。"), fields={"group": [_("应为 customer、owner 或 ageing。")]})
+        limit = serializers.IntegerField(min_value=1, max_value=REPORT_ROWS_MAX)
+        try:
+            limit = limit.run_validation(request.query_params.get("limit") or REPORT_ROWS_DEFAULT)
+        except serializers.ValidationError as error:
+            raise DomainError(_("行数参数无效。"), fields={"limit": list(error.detail)}) from None
         contracts = receivables_filtered(request, request.query_params)
-        report = selectors.receivables_report(contracts=contracts, group=group, today=timezone.localdate())
+        report = selectors.receivables_report(
+            contracts=contracts, group=group, today=timezone.localdate(), limit=limit
+        )
         return Response(ReceivablesReportSerializer(report).data)

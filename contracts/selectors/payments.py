@@ -224,16 +224,16 @@ def receivables_ageing(*, contracts, today):
     return {"buckets": buckets, "overdue": money(figures["total"])}
 
 
-def receivables_report(*, contracts, group, today):
+def receivables_report(*, contracts, group, today, limit=None):
     """The receivables report over ``contracts``: the summary (with the overdue total), the rows
-    of ``group`` — "customer" (default) or "owner"; none for "ageing" — and the overdue ageing
-    buckets, always. Three or four queries."""
+    of ``group`` — "customer" (default; the first ``limit`` when given) or "owner"; none for
+    "ageing" — and the overdue ageing buckets, always. Four or five queries."""
     ageing = receivables_ageing(contracts=contracts, today=today)
     rows = []
     if group == "owner":
         rows = receivables_by_owner(contracts=contracts)
     elif group != "ageing":
-        rows = receivables_by_customer(contracts=contracts)
+        rows = receivables_by_customer(contracts=contracts, limit=limit)
     return {
         "group": group,
         "summary": {**receivables_summary(contracts=contracts), "overdue": ageing["overdue"]},

@@ -221,3 +221,20 @@ def test_ageing_applies_confirmed_payments_oldest_instalment_first(org):
         "90+": (0, D("0.00")),
     }
     assert result["summary"]["overdue"] == result["summary"]["receivable"] == D("5000.00")
+
+
+def test_the_api_returns_the_largest_receivables_first_up_to_the_limit(org, client_for, data):
+    client = client_for(org.ceo)
+    every = client.get(reverse(URL)).json()["rows"]
+    assert len(every) >= 3
+    assert [row["receivable"] for row in every] == sorted((row["receivable"] for row in every), key=D, reverse=True)
+    body = client.get(reverse(URL), {"limit": 2}).json()
+    assert body["rows"] == every[:2]
+    assert body["summary"] == client.get(reverse(URL)).json()["summary"]  # the summary is over all of them
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001", "abc"])
+def test_a_bad_limit_is_a_400_naming_it(org, client_for, data, limit):
+    response = client_for(org.ceo).get(reverse(URL), {"limit": limit})
+    assert response.status_code == 400
+    assert "limit" in response.json()["error"]["fields"]
