@@ -21,8 +21,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from bench.apps.customers import FOLLOW_UP_NOTES, NOW
-from bench.registry import generator
+from bench.apps.customers import CUSTOMER_360, FOLLOW_UP_NOTES, NOW
+from bench.registry import generator, get
 
 FOLLOW_UPS = 2_000_000
 DONE_TASKS = 100_000
@@ -295,3 +295,7 @@ def _tasks(load, customer_ids, owners):
         rows(),
     )  # fmt: skip
     load.reset_sequence("activities_task")
+
+
+# The customer 360 page: the first page of its timeline (follow-ups, latest first).
+CUSTOMER_360.append(lambda customer_id: get("/api/v1/activities/", {"customer": customer_id, "page_size": 20}))

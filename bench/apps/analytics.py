@@ -7,7 +7,8 @@ production."""
 
 import time
 
-from bench.registry import batch_job, generator
+from bench.apps.customers import CUSTOMER_360
+from bench.registry import batch_job, generator, get
 
 # What the recompute's aggregate reads: analysed first, so the load's transaction plans it on
 # real statistics (the tables were just COPYed; their indexes are still dropped).
@@ -50,3 +51,7 @@ def nightly():
     from analytics.services import profiles_recompute_all
 
     profiles_recompute_all(train=True)
+
+
+# The customer 360 page: the customer's profile (客户画像).
+CUSTOMER_360.append(lambda customer_id: get(f"/api/v1/customers/{customer_id}/profile/"))

@@ -20,7 +20,7 @@ from bisect import bisect
 from datetime import timedelta
 from itertools import accumulate
 
-from bench.apps.customers import NOW
+from bench.apps.customers import CUSTOMER_360, NOW
 from bench.registry import generator, get, scenario
 
 CONTRACTS = 1_000_000
@@ -394,3 +394,7 @@ def contract_detail(ctx, i):
         get("/api/v1/payment-plans/", {"contract": contract_id, "page_size": 20}),
         get("/api/v1/payments/", {"contract": contract_id, "page_size": 20}),
     ]
+
+
+# The customer 360 page: the customer's contracts.
+CUSTOMER_360.append(lambda customer_id: get("/api/v1/contracts/", {"customer": customer_id, "page_size": 20}))

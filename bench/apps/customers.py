@@ -475,7 +475,7 @@ scenario("customers.search.name.all", "customer search, name, whole company", us
 
 @scenario(
     "customers.detail360",
-    "customer 360 page data (detail, contacts, timeline first page)",
+    "customer 360 page data (detail, contacts, history; timeline, deals, contracts, profile)",
     user="department",
     target=(60, 120),
 )

@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from bench.apps.customers import NOW
+from bench.apps.customers import CUSTOMER_360, NOW
 from bench.registry import generator, get, scenario
 
 DEALS = 200_000
@@ -126,3 +126,7 @@ def board(ctx, i):
 def funnel(ctx, i):
     today = NOW.date()
     return get(FUNNEL, {"period_after": (today - timedelta(days=365)).isoformat(), "period_before": today.isoformat()})
+
+
+# The customer 360 page: the customer's deals.
+CUSTOMER_360.append(lambda customer_id: get("/api/v1/opportunities/", {"customer": customer_id, "page_size": 20}))
