@@ -45,7 +45,9 @@ class CustomerProfileQuerySet(models.QuerySet):
 class CustomerProfile(CarriedFromCustomer):
     """The figures of one customer as of ``computed_at`` (the instant every "days since" is
     measured from). Money to the fen; predicted value and CLV are estimates rounded half-up.
-    ``owner`` and ``department``: the customer's, copied by the database (``CarriedFromCustomer``)."""
+    ``owner``, ``department`` and ``customer_created_at``: the customer's, copied by the database
+    (``CarriedFromCustomer``; the creation time too, for 流失分析's "customers by then" without a
+    join per profile)."""
 
     customer = models.OneToOneField(
         "customers.Customer",
@@ -54,6 +56,7 @@ class CustomerProfile(CarriedFromCustomer):
         on_delete=models.CASCADE,
         related_name="profile",
     )
+    customer_created_at = models.DateTimeField(_("客户创建时间"), null=True, editable=False)
     recency = models.PositiveSmallIntegerField(_("R 最近购买"), default=0)
     frequency = models.PositiveSmallIntegerField(_("F 购买频率"), default=0)
     monetary = models.PositiveSmallIntegerField(_("M 购买金额"), default=0)

@@ -10,10 +10,12 @@ Backfilled set-based before the triggers and indexes are created. Reversible: th
 then the columns.
 
 Why (bench/, 500,000 customers, 2,000,000 follow-ups over three years): a department manager's
-跟进分析 (follow-ups of a month, 20,706 visible customers) took ~2,000 ms in-process: each of its
-three GROUP BYs hash-joined every follow-up of the period to its customer for the scope
-(~600 ms each). From these columns the scope is an index range per arm (department, owner, the
-team members' customers). Figures in the commit message."""
+跟进分析 (``period=month``: the last 12 months, 55,595 follow-ups of 20,750 visible customers)
+took ~2,000 ms in-process: each of its three GROUP BYs hash-joined every follow-up of the period
+to its customer for the scope (~600 ms each). From these columns each arm of the scope
+(department, owner, the team members' customers) is an index range; the department's and the
+owner's indexes cover what the report counts, so it reads them alone (``analytics.reports.
+followups.follow_up_figures``: one statement, ~120 ms; the report ~130 ms in-process)."""
 
 import django.db.models.deletion
 from django.conf import settings

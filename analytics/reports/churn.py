@@ -99,16 +99,14 @@ def churn_by_bucket(*, user, params, now=None):
     profiles = (
         visible_profiles(user=user, params=params)
         .annotate(report_churned_at=churned_at())
-        .filter(report_churned_at__gte=period_start, customer__created_at__lt=period_end)
+        .filter(report_churned_at__gte=period_start, customer_created_at__lt=period_end)
     )
     measures = {}
     for index, bucket in enumerate(buckets):
         start = local_midnight(bucket.start)
         end = min(local_midnight(bucket.end + datetime.timedelta(days=1)), now)
         measures[f"churned_{index}"] = Count("pk", filter=Q(report_churned_at__gte=start, report_churned_at__lt=end))
-        measures[f"active_{index}"] = Count(
-            "pk", filter=Q(customer__created_at__lt=start, report_churned_at__gte=start)
-        )
+        measures[f"active_{index}"] = Count("pk", filter=Q(customer_created_at__lt=start, report_churned_at__gte=start))
     figures = profiles.aggregate(**measures) if measures else {}
     return {index: (figures[f"churned_{index}"], figures[f"active_{index}"]) for index in range(len(buckets))}
 

@@ -97,6 +97,8 @@ FOLLOW_UP_CHECKS = {
         "OR r.department_id IS DISTINCT FROM c.department_id"
         for table in ("activities_followup", "analytics_customerprofile")
     },
+    "profiles carry their customer's creation time": "SELECT count(*) FROM analytics_customerprofile r "
+    "JOIN customers_customer c ON c.id = r.customer_id WHERE r.customer_created_at IS DISTINCT FROM c.created_at",
     "the follow-ups' copying trigger is back on": "SELECT count(*) FROM pg_trigger "
     "WHERE tgname = 'activities_followup_scope' AND tgenabled = 'D'",
 }

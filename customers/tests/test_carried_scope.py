@@ -3,6 +3,8 @@
 whatever writes either side — and so their scope (``Customer.objects.carried_scope_q``) is the
 customer's scope, through transfer, pool return and claim, the recycle bin and team changes."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -74,6 +76,14 @@ def test_a_wrong_value_written_by_save_or_raw_sql_is_replaced_by_the_customers(o
             [org.north_rep.pk, org.departments["north"].pk],
         )
     assert copies(row) == of(customer)
+
+
+def test_a_profile_carries_its_customers_creation_time(customer):
+    profile = row_of(CustomerProfile, customer)
+    assert CustomerProfile.objects.get(pk=profile.pk).customer_created_at == customer.created_at
+    earlier = customer.created_at - timedelta(days=400)
+    Customer.objects.filter(pk=customer.pk).update(created_at=earlier)
+    assert CustomerProfile.objects.get(pk=profile.pk).customer_created_at == earlier
 
 
 def test_a_follow_up_moved_to_another_customer_takes_that_customers(org, customer):
