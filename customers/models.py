@@ -340,16 +340,17 @@ class Customer(OwnedModel):
             # The visible rows per scope rule (selectors.capped_count and PagedByRule count and
             # page a list rule by rule): a department's or an owner's live, owned customers,
             # newest first, with what the scope and the commonest filters (level, last follow-up)
-            # test — a page is a backward index-only walk, a count an index-only scan.
+            # test — a page is a backward index-only walk, a count an index-only scan; and the
+            # creation time, for the "not followed up for N days" rule (selectors.not_followed_up_q).
             models.Index(
                 fields=["department", "updated_at", "id"],
-                include=["owner", "level", "last_follow_up_at"],
+                include=["owner", "level", "last_follow_up_at", "created_at"],
                 name="customer_visible_department",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(
                 fields=["owner", "updated_at", "id"],
-                include=["department", "level", "last_follow_up_at"],
+                include=["department", "level", "last_follow_up_at", "created_at"],
                 name="customer_visible_owner",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
