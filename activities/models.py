@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import TimeStampedModel
+from customers.models import CarriedFromCustomer
 from staff.scope import scope_filter
 
 
@@ -29,14 +30,26 @@ class FollowUpType(models.TextChoices):
 
 class FollowUpQuerySet(models.QuerySet):
     def scope_q(self, user):
-        """The customer's scope (data scope and team members), live customers only."""
-        return _customer_scope(user)
+        """The customer's scope (data scope and team members), live customers only — read on the
+        owner and department each follow-up carries from its customer."""
+        from customers.models import Customer
+
+        return Customer.objects.carried_scope_q(user)
 
     def visible_to(self, user):
         return self.filter(self.scope_q(user))
 
+    def scope_arms(self, user):
+        """``scope_q`` as conditions whose union is the same rows, each one index's range (see
+        ``Customer.objects.carried_scope_arms``)."""
+        from customers.models import Customer
 
-class FollowUp(TimeStampedModel):
+        return Customer.objects.carried_scope_arms(user)
+
+
+class FollowUp(CarriedFromCustomer, TimeStampedModel):
+    """``owner`` and ``department``: the customer's, copied by the database (``CarriedFromCustomer``)."""
+
     customer = models.ForeignKey(
         "customers.Customer", verbose_name=_("客户"), on_delete=models.CASCADE, related_name="follow_ups"
     )
@@ -76,6 +89,18 @@ class FollowUp(TimeStampedModel):
             models.Index(fields=["created_by", "-occurred_at"], name="followup_author_recent"),
             models.Index(fields=["-updated_at", "-id"], name="followup_sync"),
             models.Index(fields=["occurred_at"], name="followup_checkin", condition=Q(latitude__isnull=False)),
+            # The scope's arms (the customer's department, its owner) over a period, covering what
+            # 跟进分析 counts: read from the index alone (analytics.reports.followups).
+            models.Index(
+                fields=["department", "occurred_at"],
+                include=["owner", "customer", "created_by", "type", "id"],
+                name="followup_dept_occurred",
+            ),
+            models.Index(
+                fields=["owner", "occurred_at"],
+                include=["department", "customer", "created_by", "type", "id"],
+                name="followup_owner_occurred",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import CarriedFromCustomer
+
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
@@ -34,16 +36,18 @@ class ScoringMode(models.TextChoices):
 
 class CustomerProfileQuerySet(models.QuerySet):
     def visible_to(self, user):
+        """The customer's scope, read on the owner and department the profile carries."""
         from customers.models import Customer
 
-        return self.filter(customer__deleted_at__isnull=True).filter(
-            Customer.objects.scope_q(user, prefix="customer__")
-        )
+        return self.filter(Customer.objects.carried_scope_q(user))
 
 
-class CustomerProfile(models.Model):
+class CustomerProfile(CarriedFromCustomer):
     """The figures of one customer as of ``computed_at`` (the instant every "days since" is
-    measured from). Money to the fen; predicted value and CLV are estimates rounded half-up."""
+    measured from). Money to the fen; predicted value and CLV are estimates rounded half-up.
+    ``owner``, ``department`` and ``customer_created_at``: the customer's, copied by the database
+    (``CarriedFromCustomer``; the creation time too, for 流失分析's "customers by then" without a
+    join per profile)."""
 
     customer = models.OneToOneField(
         "customers.Customer",
@@ -52,6 +56,7 @@ class CustomerProfile(models.Model):
         on_delete=models.CASCADE,
         related_name="profile",
     )
+    customer_created_at = models.DateTimeField(_("客户创建时间"), null=True, editable=False)
     recency = models.PositiveSmallIntegerField(_("R 最近购买"), default=0)
     frequency = models.PositiveSmallIntegerField(_("F 购买频率"), default=0)
     monetary = models.PositiveSmallIntegerField(_("M 购买金额"), default=0)
@@ -95,6 +100,9 @@ class CustomerProfile(models.Model):
         indexes = [
             models.Index(fields=["lifecycle", "customer"], name="profile_lifecycle"),
             models.Index(fields=["churn_risk", "customer"], name="profile_churn_risk"),
+            # The scope's arms: the customer's department, its owner.
+            models.Index(fields=["department"], name="profile_department"),
+            models.Index(fields=["owner"], name="profile_owner"),
         ]
 
     def __str__(self):

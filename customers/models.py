@@ -8,13 +8,13 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from crm.fields import CnMobileField, CnPhoneField, CreditCodeField
 from crm.models import TimeStampedModel
-from staff.scope import OwnedModel, ScopedQuerySet, scope_arms, scope_filter
+from staff.scope import OwnedModel, ScopedQuerySet, any_of, scope_arms, scope_filter
 from staff.teams import TeamAccess, TeamMemberBase, team_member_q
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("颜色格式应为 #RRGGBB。"))
@@ -175,9 +175,37 @@ class CustomerQuerySet(ScopedQuerySet):
 
     def scope_q(self, user, *, prefix=""):
         """The scope rule, for customers or — with ``prefix="customer__"`` — for rows that belong
-        to a customer (contacts, later follow-ups); the only place the rule lives. Customers in a
-        pool (no owner) are in nobody's scope."""
+        to a customer (contacts, tasks); the only place the rule lives. Customers in a pool (no
+        owner) are in nobody's scope."""
         return self._owned_or_shared_q(user, prefix=prefix) & Q(**{f"{prefix}owner__isnull": False})
+
+    def carried_scope_q(self, user):
+        """The same rule for rows that carry a copy of their customer's ``owner`` and
+        ``department`` (follow-ups, profiles: ``customers.models.CarriedFromCustomer``, kept by
+        triggers): the data scope and the pool read the row's own columns and indexes, the team
+        members its ``customer_id``; and never a row of a customer in the recycle bin (one
+        anti-join on the small index of binned customers). So a department's follow-ups of a
+        month are one index range, not every follow-up of the month joined to its customer."""
+        arms = self._carried_arms(user)
+        return any_of(arms) & self._carried_live_q()
+
+    def carried_scope_arms(self, user):
+        """``carried_scope_q`` as a list of conditions whose union is the same rows, each one
+        index's range (the department's rows, the owner's, the team members' customers'): for an
+        aggregate that reads each from a covering index and unions them (``activities``' 跟进分析)."""
+        arms = self._carried_arms(user)
+        live = self._carried_live_q()
+        return [live] if arms is None else [arm & live for arm in arms]
+
+    def _carried_arms(self, user):
+        owned = scope_arms(user)
+        if owned is None:  # the "all" scope
+            return None
+        return [*owned, team_member_q(CustomerTeamMember, user, prefix="customer__")]
+
+    def _carried_live_q(self):
+        binned = self.model.objects.filter(pk=OuterRef("customer_id"), deleted_at__isnull=False)
+        return Q(owner__isnull=False) & ~Exists(binned)
 
     def _owned_or_shared_q(self, user, *, prefix=""):
         owned = scope_filter(user, owner_field=f"{prefix}owner", department_field=f"{prefix}department")
@@ -325,16 +353,17 @@ class Customer(OwnedModel):
             # The visible rows per scope rule (selectors.capped_count and PagedByRule count and
             # page a list rule by rule): a department's or an owner's live, owned customers,
             # newest first, with what the scope and the commonest filters (level, last follow-up)
-            # test — a page is a backward index-only walk, a count an index-only scan.
+            # test — a page is a backward index-only walk, a count an index-only scan; and the
+            # creation time, for the "not followed up for N days" rule (selectors.not_followed_up_q).
             models.Index(
                 fields=["department", "updated_at", "id"],
-                include=["owner", "level", "last_follow_up_at"],
+                include=["owner", "level", "last_follow_up_at", "created_at"],
                 name="customer_visible_department",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(
                 fields=["owner", "updated_at", "id"],
-                include=["department", "level", "last_follow_up_at"],
+                include=["department", "level", "last_follow_up_at", "created_at"],
                 name="customer_visible_owner",
                 condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
@@ -459,3 +488,37 @@ class SavedView(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+
+class CarriedFromCustomer(models.Model):
+    """A row of one customer that carries a copy of the customer's ``owner`` and ``department``
+    (follow-ups, profiles), written by the database whatever writes either side (triggers of
+    ``activities`` 0002 and ``analytics`` 0003): on every insert of the row or change of its
+    customer, and whenever the customer's owner or department changes (transfer, pool claim and
+    return, 离职交接, a department move). Its scope is ``Customer.objects.carried_scope_q``, read
+    on these columns and their indexes (see bench/). Never set them in Python: the database
+    overwrites them."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("客户负责人"),
+        null=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,  # a copy: the customer's own key protects the user
+        db_constraint=False,
+        db_index=False,  # each model indexes them with what its lists filter on
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        "staff.Department",
+        verbose_name=_("客户所属部门"),
+        null=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True

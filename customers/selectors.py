@@ -280,11 +280,17 @@ def _view_today(queryset, user):
     return queryset.filter(next_follow_up_at__lt=_start_of_today() + timedelta(days=1))
 
 
+def not_followed_up_q(days, *, now=None):
+    """The rule of ``not_followed_up_for`` as a condition (for counts of several thresholds in one
+    statement, ``Count(filter=...)``)."""
+    days = min(max(int(days), 0), 36_500)  # timedelta overflows on absurd input
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    return Q(last_follow_up_at__lt=cutoff) | Q(last_follow_up_at__isnull=True, created_at__lt=cutoff)
+
+
 def not_followed_up_for(queryset, days):
     """Customers without a follow-up for ``days`` days (never followed up: created that long ago)."""
-    days = min(max(int(days), 0), 36_500)  # timedelta overflows on absurd input
-    cutoff = timezone.now() - timedelta(days=days)
-    return queryset.filter(Q(last_follow_up_at__lt=cutoff) | Q(last_follow_up_at__isnull=True, created_at__lt=cutoff))
+    return queryset.filter(not_followed_up_q(days))
 
 
 def _view_stale(queryset, user):

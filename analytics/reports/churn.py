@@ -90,57 +90,66 @@ def churned_at():
     )
 
 
-def churn_by_bucket(*, user, params, now=None):
-    """{bucket index: (churned, active at the start)} — one aggregate of FILTERed counts over the
-    profiles that were still active at the period's start and created before its end."""
-    now = now or timezone.now()
-    buckets = params.period.buckets()
+# At risk: not yet lost, and a churn risk above HIGH_RISK or the 流失风险客户 lifecycle.
+AT_RISK = (Q(churn_risk__gt=HIGH) | Q(lifecycle=Lifecycle.AT_RISK)) & ~Q(lifecycle=Lifecycle.LOST)
+
+
+def _churn_measures(params, now):
+    """The FILTERed counts of ``churn_by_bucket``: of the profiles still active at the period's
+    start and created before its end, per bucket the churned and the active at its start."""
     period_start, period_end = params.period.aware_bounds()
-    profiles = (
-        visible_profiles(user=user, params=params)
-        .annotate(report_churned_at=churned_at())
-        .filter(report_churned_at__gte=period_start, customer__created_at__lt=period_end)
-    )
+    in_period = Q(report_churned_at__gte=period_start, customer_created_at__lt=period_end)
     measures = {}
-    for index, bucket in enumerate(buckets):
+    for index, bucket in enumerate(params.period.buckets()):
         start = local_midnight(bucket.start)
         end = min(local_midnight(bucket.end + datetime.timedelta(days=1)), now)
-        measures[f"churned_{index}"] = Count("pk", filter=Q(report_churned_at__gte=start, report_churned_at__lt=end))
-        measures[f"active_{index}"] = Count(
-            "pk", filter=Q(customer__created_at__lt=start, report_churned_at__gte=start)
-        )
-    figures = profiles.aggregate(**measures) if measures else {}
-    return {index: (figures[f"churned_{index}"], figures[f"active_{index}"]) for index in range(len(buckets))}
+        churned = Q(report_churned_at__gte=start, report_churned_at__lt=end)
+        active = Q(customer_created_at__lt=start, report_churned_at__gte=start)
+        measures[f"churned_{index}"] = Count("pk", filter=in_period & churned)
+        measures[f"active_{index}"] = Count("pk", filter=in_period & active)
+    return measures
 
 
-def risk_distribution(*, user, params):
-    """{band key: {customers, purchase_total, clv}} — one aggregate of FILTERed counts and sums."""
+def _band_measures():
     measures = {}
     for key, _label, lower, upper in RISK_BANDS:
         condition = _band_q(lower, upper)
         measures[f"{key}__customers"] = Count("pk", filter=condition)
         measures[f"{key}__purchase_total"] = Sum("purchase_total", filter=condition)
         measures[f"{key}__clv"] = Sum("clv", filter=condition)
-    figures = visible_profiles(user=user, params=params).aggregate(**measures)
-    return {
+    return measures
+
+
+def churn_figures(*, user, params, now=None):
+    """(churn per bucket, risk bands, at-risk count) in one aggregate over the visible profiles
+    (each profile's page read once, not once per figure):
+
+    - {bucket index: (churned, active at the start)};
+    - {band key: {customers, purchase_total, clv}};
+    - how many profiles ``at_risk_profiles`` holds."""
+    now = now or timezone.now()
+    measures = {**_churn_measures(params, now), **_band_measures(), "at_risk": Count("pk", filter=AT_RISK)}
+    figures = visible_profiles(user=user, params=params).annotate(report_churned_at=churned_at()).aggregate(**measures)
+    churn = {
+        index: (figures[f"churned_{index}"], figures[f"active_{index}"])
+        for index in range(len(params.period.buckets()))
+    }
+    bands = {
         key: {measure: figures[f"{key}__{measure}"] for measure in ("customers", "purchase_total", "clv")}
         for key, *_rest in RISK_BANDS
     }
+    return churn, bands, figures["at_risk"]
 
 
 def at_risk_profiles(*, user, params):
     """The at-risk customers' profiles (see the module's docstring), unordered and unbounded."""
-    return (
-        visible_profiles(user=user, params=params)
-        .filter(Q(churn_risk__gt=HIGH) | Q(lifecycle=Lifecycle.AT_RISK))
-        .exclude(lifecycle=Lifecycle.LOST)
-    )
+    return visible_profiles(user=user, params=params).filter(AT_RISK)
 
 
 def at_risk_list(*, user, params):
-    """(the first AT_RISK_LIMIT at-risk profiles as dicts, how many there are in all)."""
+    """The first AT_RISK_LIMIT at-risk profiles as dicts (how many there are: ``churn_figures``)."""
     profiles = at_risk_profiles(user=user, params=params)
-    rows = list(
+    return list(
         profiles.order_by("-churn_risk", "-clv", "customer_id").values(
             "customer_id",
             "customer__name",
@@ -155,7 +164,6 @@ def at_risk_list(*, user, params):
             "recommended_actions",
         )[:AT_RISK_LIMIT]
     )
-    return rows, profiles.count()
 
 
 def _local_date(moment):
@@ -173,7 +181,7 @@ class ChurnAnalysis(Report):
 
     def run(self, *, user, params):
         buckets = params.period.buckets()
-        churn = churn_by_bucket(user=user, params=params)
+        churn, bands, at_risk_count = churn_figures(user=user, params=params)
         rows = []
         for index, bucket in enumerate(buckets):
             churned, active = churn[index]
@@ -193,7 +201,6 @@ class ChurnAnalysis(Report):
         ]
 
         department_ids = report_department_ids(params)
-        bands = risk_distribution(user=user, params=params)
         profiled = sum(band["customers"] for band in bands.values())
         band_rows = []
         for key, label, lower, upper in RISK_BANDS:
@@ -224,7 +231,7 @@ class ChurnAnalysis(Report):
             title=_("流失风险分布（当前）"),
         )
 
-        at_risk, at_risk_count = at_risk_list(user=user, params=params)
+        at_risk = at_risk_list(user=user, params=params)
         at_risk_rows = [
             {
                 "customer": row["customer__name"],

@@ -68,9 +68,7 @@ RANK_CHOICES = [
 
 def visible_profiles(*, user, params):
     """The profiles of the customers the viewer may see, narrowed by the report's filters."""
-    return narrow(
-        CustomerProfile.objects.visible_to(user), params, owner="customer__owner", department="customer__department"
-    )
+    return narrow(CustomerProfile.objects.visible_to(user), params)
 
 
 def rfm_cells(*, user, params):

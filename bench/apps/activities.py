@@ -121,7 +121,7 @@ def _contacts(load, customer_ids):
     "activities",
     after=["customers"],
     tables=["activities_followup", "activities_task"],
-    version=1,
+    version=2,
 )
 def activities(load):
     rng = np.random.default_rng(20260101)
@@ -214,9 +214,13 @@ def activities(load):
     }
     stamps = Stamps(min(int(occurred.min()), now), max(int(following_at.max()), now))
     columns = [occurred[order], following_at[order], ids[customer[order]], author[order], contact[order], kind[order],
-               text[order]]  # fmt: skip
+               text[order], owners[customer[order]], departments[customer[order]]]  # fmt: skip
     del occurred, following_at, customer, author, contact, kind, text, start, end, position, order
     first_id = load.execute("SELECT coalesce(max(id), 0) + 1 FROM activities_followup").fetchone()[0]
+    # Each follow-up carries its customer's owner and department (customers.models.CarriedFromCustomer),
+    # written here from the arrays above: the trigger that would look each customer up (two million
+    # lookups) is off while they load.
+    load.execute("ALTER TABLE activities_followup DISABLE TRIGGER activities_followup_scope")
     no_place = (NULL, NULL)
 
     def follow_up_rows():
@@ -225,7 +229,9 @@ def activities(load):
             days, seconds = stamps.split(at_array)
             next_days, next_seconds = stamps.split(next_array)
             has_next = (next_array > 0).tolist()
-            customers_of, authors, contacts, kinds, notes_of = (part.tolist() for part in rest)
+            customers_of, authors, contacts, kinds, notes_of, owners_of, departments_of = (
+                part.tolist() for part in rest
+            )
             for index in range(len(days)):
                 row = begin + index
                 at = stamps.text(days[index], seconds[index])
@@ -233,17 +239,19 @@ def activities(load):
                 lat, lng = coordinates.get(row, no_place)
                 yield (
                     f"{first_id + row}\t{customers_of[index]}\t{contacts[index] or NULL}\t{type_names[kinds[index]]}\t"
-                    f"{texts[notes_of[index]]}\t{at}\t{then}\t{lat}\t{lng}\t{authors[index]}\t{at}\t{at}"
+                    f"{texts[notes_of[index]]}\t{at}\t{then}\t{lat}\t{lng}\t{authors[index]}\t{at}\t{at}\t"
+                    f"{owners_of[index]}\t{departments_of[index]}"
                 )
 
     load.copy_text(
         "activities_followup",
         [
             "id", "customer_id", "contact_id", "type", "content", "occurred_at", "next_follow_up_at", "latitude",
-            "longitude", "created_by_id", "created_at", "updated_at",
+            "longitude", "created_by_id", "created_at", "updated_at", "owner_id", "department_id",
         ],
         follow_up_rows(),
     )  # fmt: skip
+    load.execute("ALTER TABLE activities_followup ENABLE TRIGGER activities_followup_scope")
     load.reset_sequence("activities_followup")
     _tasks(load, ids, owners)
 

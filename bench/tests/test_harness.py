@@ -91,6 +91,16 @@ FOLLOW_UP_CHECKS = {
     "every live customer has a profile": "SELECT count(*) FROM customers_customer c WHERE c.deleted_at IS NULL "
     "AND NOT EXISTS (SELECT 1 FROM analytics_customerprofile p WHERE p.customer_id = c.id)",
     "a task reminds before it is due": "SELECT count(*) FROM activities_task WHERE remind_at > due_at",
+    **{
+        f"{table} carry their customer's owner and department": f"SELECT count(*) FROM {table} r "
+        "JOIN customers_customer c ON c.id = r.customer_id WHERE r.owner_id IS DISTINCT FROM c.owner_id "
+        "OR r.department_id IS DISTINCT FROM c.department_id"
+        for table in ("activities_followup", "analytics_customerprofile")
+    },
+    "profiles carry their customer's creation time": "SELECT count(*) FROM analytics_customerprofile r "
+    "JOIN customers_customer c ON c.id = r.customer_id WHERE r.customer_created_at IS DISTINCT FROM c.created_at",
+    "the follow-ups' copying trigger is back on": "SELECT count(*) FROM pg_trigger "
+    "WHERE tgname = 'activities_followup_scope' AND tgenabled = 'D'",
 }
 
 
