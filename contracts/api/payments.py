@@ -510,7 +510,5 @@ class ReceivablesReportViewSet(ScopedGenericViewSet):
         except serializers.ValidationError as error:
             raise DomainError(_("行数参数无效。"), fields={"limit": list(error.detail)}) from None
         contracts = receivables_filtered(request, request.query_params)
-        report = selectors.receivables_report(
-            contracts=contracts, group=group, today=timezone.localdate(), limit=limit
-        )
+        report = selectors.receivables_report(contracts=contracts, group=group, today=timezone.localdate(), limit=limit)
         return Response(ReceivablesReportSerializer(report).data)

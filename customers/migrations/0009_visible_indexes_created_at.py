@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('customers', '0007_customer_deleted_include_id'),
+        ('customers', '0008_next_follow_up_by_scope'),
         ('staff', '0002_fieldpermission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
