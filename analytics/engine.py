@@ -181,16 +181,17 @@ def _build_aggregate(cursor, *, as_of, ids=None, categories=True, label_until=No
     return cursor.rowcount
 
 
-def _chunks(columns):
+def _chunks(columns, *, ordered=False):
     """Frames of ``columns`` of analytics_agg, CHUNK rows at a time: COPYed out as CSV into a
     spooled file (memory up to SPOOL_BYTES, then disk), parsed by pandas chunk by chunk — so the
-    connection is free for the chunks' COPY in, and memory is bounded by the chunk."""
+    connection is free for the chunks' COPY in, and memory is bounded by the chunk. ``ordered``:
+    by customer, so that what depends on the rows' order (the model's train/test split) is the
+    same on every run over the same data."""
     connection.ensure_connection()
+    order = " ORDER BY customer_id" if ordered else ""
+    query = f"COPY (SELECT {', '.join(columns)} FROM analytics_agg{order}) TO STDOUT (FORMAT csv)"
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        with (
-            connection.connection.cursor() as raw,
-            raw.copy(f"COPY (SELECT {', '.join(columns)} FROM analytics_agg) TO STDOUT (FORMAT csv)") as copy,
-        ):
+        with connection.connection.cursor() as raw, raw.copy(query) as copy:
             for block in copy:
                 spool.write(block)
         if not spool.tell():
@@ -326,7 +327,7 @@ def training_set(*, now=None):
     features, labels = [], []
     with transaction.atomic(), connection.cursor() as cursor:
         _build_aggregate(cursor, as_of=cutoff, categories=False, label_until=now)
-        for frame in _chunks([*FRAME_COLUMNS, "churned"]):
+        for frame in _chunks([*FRAME_COLUMNS, "churned"], ordered=True):
             features.append(rules.churn_features(frame).astype(np.float32))
             labels.append(frame["churned"].to_numpy(dtype=bool))
     if not features:

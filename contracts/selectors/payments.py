@@ -8,6 +8,7 @@ figure is an SQL aggregate."""
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, Greatest, Least
 
@@ -157,9 +158,8 @@ def receivables_summary(*, contracts):
 
 def _group(contracts, key, names, limit=None):
     """Rows per ``key`` with money still to come, largest first (the first ``limit``). Grouped on
-    the key alone, then named from ``names`` ({pk: name} of the rows kept): with the name in the
-    GROUP BY, PostgreSQL joined every customer (500,000) to name the thousands a department's
-    contracts have, to keep a hundred."""
+    the key alone, then named (``_named``): with the name in the GROUP BY, PostgreSQL joined every
+    customer (500,000) to name the thousands a department's contracts have, to keep a hundred."""
     rows = (
         contracts.order_by()
         .values(key)
@@ -167,28 +167,31 @@ def _group(contracts, key, names, limit=None):
         .filter(sum_receivable__gt=0)
         .order_by("-sum_receivable", key)
     )
-    rows = list(rows if limit is None else rows[:limit])
+    return _named(list(rows if limit is None else rows[:limit]), key, names)
+
+
+def _named(rows, key, names):
     named = names([row[key] for row in rows if row[key] is not None])
     return [{"key": row[key], "name": named.get(row[key]) or "", **_money_figures(row)} for row in rows]
+
+
+def _customer_names(ids):
+    return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+def _owner_names(ids):
+    return dict(User.objects.filter(pk__in=ids).values_list("pk", "display_name"))
 
 
 def receivables_by_customer(*, contracts, limit=None):
     """Per customer with money still to come: contracts, total, paid, receivable (largest first;
     the first ``limit`` only when given)."""
-
-    def names(ids):
-        return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "name"))
-
-    return _group(contracts, "customer_id", names, limit)
+    return _group(contracts, "customer_id", _customer_names, limit)
 
 
 def receivables_by_owner(*, contracts):
     """Per contract owner (负责人) with money still to come, largest first."""
-
-    def names(ids):
-        return dict(User.objects.filter(pk__in=ids).values_list("pk", "display_name"))
-
-    return _group(contracts, "owner_id", names)
+    return _group(contracts, "owner_id", _owner_names)
 
 
 def receivables_ageing(*, contracts, today):
@@ -215,9 +218,8 @@ def receivables_ageing(*, contracts, today):
     # Filtering on due date inside the window is safe: instalments are summed in due-date order,
     # so an overdue instalment's cumulative amount only holds earlier (also overdue) ones. So is
     # leaving out the contracts paid in full: their instalments add up to their total, so no
-    # remainder is left (at 1,000,000 contracts, two thirds of a department's instalments). Their
-    # ids are read first: as a subquery, PostgreSQL scanned every instalment (1.5 M) to match them.
-    unpaid = list(contracts.order_by().filter(paid_amount__lt=F("total")).values_list("pk", flat=True))
+    # remainder is left (at 1,000,000 contracts, two thirds of a department's instalments).
+    unpaid = contracts.order_by().filter(paid_amount__lt=F("total")).values("pk")
     overdue = (
         PaymentPlan.objects.filter(contract__in=unpaid, due_date__lt=today)
         .annotate(cumulative=cumulative)
@@ -240,19 +242,51 @@ def receivables_ageing(*, contracts, today):
     return {"buckets": buckets, "overdue": money(figures["total"])}
 
 
+def _summary_and_groups(contracts, key, limit=None):
+    """(the summary over ``contracts``, its rows per ``key`` with money still to come, largest
+    first, the first ``limit``) in one pass over the contracts: GROUP BY GROUPING SETS ((key), ()).
+    As two statements they read a department's contracts twice (34,000 rows, about 100 ms each at
+    1,000,000 contracts). Rows are not yet named (``_group`` names them)."""
+    inner, params = contracts.order_by().values(key, "total", "paid_amount").query.sql_with_params()
+    receivable = "sum(total - paid_amount)"
+    sql = f"""
+        SELECT {key}, GROUPING({key}), count(*), coalesce(sum(total), 0), coalesce(sum(paid_amount), 0),
+               coalesce({receivable}, 0)
+          FROM ({inner}) c
+         GROUP BY GROUPING SETS (({key}), ())
+        HAVING GROUPING({key}) = 1 OR {receivable} > 0
+         ORDER BY GROUPING({key}) DESC, {receivable} DESC, {key}
+    """
+    if limit is not None:
+        sql += " LIMIT %s"
+        params = (*params, limit + 1)  # the summary's row comes first
+    summary, rows = None, []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for value, whole, count, total, paid, owed in cursor.fetchall():
+            row = {"contracts": count, "sum_total": total, "sum_paid": paid, "sum_receivable": owed}
+            if whole:
+                summary = _money_figures(row)
+            else:
+                rows.append({key: value, **row})
+    return summary, rows
+
+
 def receivables_report(*, contracts, group, today, limit=None):
     """The receivables report over ``contracts``: the summary (with the overdue total), the rows
     of ``group`` — "customer" (default; the first ``limit`` when given) or "owner"; none for
-    "ageing" — and the overdue ageing buckets, always. Four or five queries."""
+    "ageing" — and the overdue ageing buckets, always. Three to five queries: the ageing (two),
+    the summary with the rows (and the rows' names)."""
     ageing = receivables_ageing(contracts=contracts, today=today)
-    rows = []
-    if group == "owner":
-        rows = receivables_by_owner(contracts=contracts)
-    elif group != "ageing":
-        rows = receivables_by_customer(contracts=contracts, limit=limit)
+    if group == "ageing":
+        summary, rows = receivables_summary(contracts=contracts), []
+    else:
+        key, names = ("owner_id", _owner_names) if group == "owner" else ("customer_id", _customer_names)
+        summary, grouped = _summary_and_groups(contracts, key, limit=None if group == "owner" else limit)
+        rows = _named(grouped, key, names)
     return {
         "group": group,
-        "summary": {**receivables_summary(contracts=contracts), "overdue": ageing["overdue"]},
+        "summary": {**summary, "overdue": ageing["overdue"]},
         "rows": rows,
         "ageing": ageing["buckets"],
     }
