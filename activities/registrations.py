@@ -139,8 +139,11 @@ def register():
     from activities import selectors, services
     from customers import selectors as customer_selectors
     from customers import services as customer_services
+    from customers.api import views as customer_api
 
     customer_selectors.TIMELINE_SOURCES["activities"] = selectors.customer_timeline_entries
+    # The 360 overview's timeline: the customer's latest follow-ups, as the follow-up list gives them.
+    customer_api.OVERVIEW_PARTS["timeline"] = customer_api.overview_list("api:followup-list", ordering="-occurred_at")
     customer_services.MERGE_MOVERS["activities"] = services.activities_merge
     customer_services.TRANSFER_FOLLOWERS["tasks"] = services.tasks_follow_transfer
     for kind in KINDS:

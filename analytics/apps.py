@@ -10,5 +10,7 @@ class AnalyticsConfig(AppConfig):
         # The profile card on the customer's 360 page.
         from analytics import views
         from customers import views as customer_views
+        from customers.api import views as customer_api
 
         customer_views.DETAIL_PANELS["profile"] = views.customer_panel
+        customer_api.OVERVIEW_PARTS["profile"] = lambda customer: ("api:customer-profile", (customer.pk,), {})

@@ -18,6 +18,7 @@ class ContractsConfig(AppConfig):
         from customers import selectors as customer_selectors
         from customers import services as customer_services
         from customers import views as customer_views
+        from customers.api import views as customer_api
         from opportunities import services as opportunity_services
         from pool.registry import register_exemption
 
@@ -25,6 +26,7 @@ class ContractsConfig(AppConfig):
         customer_services.MERGE_MOVERS["contracts"] = services.contracts_move_to_survivor
         customer_selectors.TIMELINE_SOURCES["contracts"] = selectors.customer_timeline_entries
         customer_views.DETAIL_PANELS["contracts"] = views.customer_panel
+        customer_api.OVERVIEW_PARTS["contracts"] = customer_api.overview_list("api:contract-list")
         opportunity_services.DEAL_WON_HOOKS["contracts"] = services.deal_won_offer_contract
         # A customer with a contract in force (approved or active) never returns to the pool.
         register_exemption("contracts.active", selectors.ACTIVE_CONTRACT_SQL)

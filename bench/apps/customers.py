@@ -475,11 +475,22 @@ scenario("customers.search.name.all", "customer search, name, whole company", us
 
 @scenario(
     "customers.detail360",
-    "customer 360 page data (detail, contacts, history; timeline, deals, contracts, profile)",
+    "customer 360 page data in one request (overview: detail, contacts, timeline, deals, contracts, profile)",
     user="department",
     target=(60, 120),
 )
 def customer_360(ctx, i):
+    ids = visible_customer_ids(ctx, "department")
+    return get(f"{LIST}{ids[i % len(ids)]}/overview/")
+
+
+@scenario(
+    "customers.detail360.parts",
+    "customer 360 page data endpoint by endpoint (detail, contacts, history, then each app's part)",
+    user="department",
+    throughput=False,
+)
+def customer_360_parts(ctx, i):
     ids = visible_customer_ids(ctx, "department")
     return [part(ids[i % len(ids)]) for part in CUSTOMER_360]
 

@@ -58,6 +58,8 @@ CUSTOMER = ScopeCase(
 CUSTOMER_HISTORY = ScopeCase("api:customer-list", "api:customer-history", CUSTOMER.make, hides_unowned=True)
 CUSTOMER_TEAM = ScopeCase("api:customer-list", "api:customer-team-members", CUSTOMER.make, hides_unowned=True)
 CUSTOMER_MERGES = ScopeCase("api:customer-list", "api:customer-merges", CUSTOMER.make, hides_unowned=True)
+# The 360 overview: 404 like the customer; its parts are their own endpoints (customers/tests/test_api_overview.py).
+CUSTOMER_OVERVIEW = ScopeCase("api:customer-list", "api:customer-overview", CUSTOMER.make, hides_unowned=True)
 # A customer's profile (客户画像, analytics): the customer's scope; computed on first read.
 CUSTOMER_PROFILE = ScopeCase("api:customer-list", "api:customer-profile", CUSTOMER.make, hides_unowned=True)
 CONTACT = ScopeCase(
@@ -143,6 +145,7 @@ SCOPED_ROUTES = {
     "api:customer-history": CUSTOMER_HISTORY,
     "api:customer-team-members": CUSTOMER_TEAM,
     "api:customer-merges": CUSTOMER_MERGES,
+    "api:customer-overview": CUSTOMER_OVERVIEW,
     # POST actions; their scope tests are in customers/tests/test_api_scope_actions.py.
     "api:customer-reveal": CUSTOMER,
     "api:customer-restore": CUSTOMER,

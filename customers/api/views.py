@@ -6,6 +6,7 @@ from rest_framework import mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import subrequests
 from crm.api.base import ScopedGenericViewSet, ScopedModelViewSet
 from crm.api.pagination import CursorPagination
 from crm.api.permissions import ReadAnyWriteModelPermissions
@@ -36,6 +37,23 @@ from customers.filters import ContactFilterSet, CustomerFilterSet
 from customers.models import Contact, Customer, CustomerLevel, CustomField, Industry, SavedView, Source, Tag
 from customers.presenters import readable_history
 from staff.models import User
+
+# The 360 page in one request (``GET /api/v1/customers/<id>/overview/``): besides the customer,
+# part name -> callable(customer) -> (route name, route args, query parameters) of the endpoint
+# whose answer the part is. Later apps register theirs from AppConfig.ready() (timeline, deals,
+# contracts, profile); each part is that endpoint's own answer (crm.api.subrequests), so it
+# needs no rule of its own. A part the user may not read (403) or that does not answer is null.
+OVERVIEW_PARTS = {}
+# Rows of each list part: the first page, as the 360 page shows it.
+OVERVIEW_PAGE_SIZE = 20
+
+
+def overview_list(route, **params):
+    """An overview part that is the first page of ``route``'s list filtered to the customer."""
+    return lambda customer: (route, (), {"customer": customer.pk, "page_size": OVERVIEW_PAGE_SIZE, **params})
+
+
+OVERVIEW_PARTS["contacts"] = overview_list("api:contact-list")
 
 
 class CountedCursorPagination(CursorPagination):
@@ -115,6 +133,7 @@ class CustomerViewSet(ScopedModelViewSet):
         "check_duplicates": ["customers.view_customer"],
         "merge": ["customers.change_customer", "customers.delete_customer"],
         "merges": ["customers.view_customer"],
+        "overview": ["customers.view_customer"],
     }
 
     def filter_queryset(self, queryset):
@@ -138,7 +157,7 @@ class CustomerViewSet(ScopedModelViewSet):
         if self.action in ("restore", "recycle_bin"):
             return selectors.customer_recycle_bin(user=user)
         # The serializer shows lookups as ids; actions that work on the customer get them joined.
-        return selectors.customer_list(user=user, lookups=self.action not in ("list", "retrieve"))
+        return selectors.customer_list(user=user, lookups=self.action not in ("list", "retrieve", "overview"))
 
     def _respond(self, customer, status_code=status.HTTP_200_OK):
         customer = selectors.customer_get_for_user(user=self.request.user, pk=customer.pk, lookups=False)
@@ -271,6 +290,29 @@ class CustomerViewSet(ScopedModelViewSet):
             options={"opportunities": data["opportunities"], "tasks": data["tasks"], "contracts": data["contracts"]},
         )
         return Response({"transferred": moved})
+
+    @extend_schema(
+        responses=inline_serializer(
+            "CustomerOverview",
+            {
+                "customer": CustomerSerializer(),
+                "parts": serializers.DictField(child=serializers.JSONField(allow_null=True)),
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def overview(self, request, pk=None):
+        """The 360 page's data in one request: the customer, and in ``parts`` each registered part
+        (contacts, timeline, opportunities, contracts, profile) exactly as its own endpoint
+        answers it — a list part is that list's first page filtered to the customer (``next``
+        continues on that list); null where the user may not read it."""
+        customer = self.get_object()
+        parts = {}
+        for name, part in OVERVIEW_PARTS.items():
+            route, args, params = part(customer)
+            status_code, body = subrequests.get(request, route, args=args, params=params)
+            parts[name] = body if status_code == status.HTTP_200_OK else None
+        return Response({"customer": self.get_serializer(customer).data, "parts": parts})
 
     @extend_schema(responses=HistoryEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
