@@ -13,7 +13,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import TimeStampedModel
-from staff.scope import OwnedModel, ScopedQuerySet, scope_filter
+from staff.scope import OwnedModel, ScopedQuerySet, scope_arms, scope_filter
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -74,6 +74,15 @@ class ContractQuerySet(ScopedQuerySet):
 
     def visible_to(self, user):
         return self.alive().filter(self.scope_q(user))
+
+    def scope_arms(self, user):
+        """The rules whose OR is ``scope_q`` (own and subordinates' contracts, the department or
+        its subtree), for counting and paging a list rule by rule, each by its own index
+        (``customers.selectors.capped_count``, ``PagedByRule``); None: every contract. The
+        department rule comes first: a later rule is read without the rows of the earlier ones,
+        and that exclusion is cheapest on the small rule (the owner index carries department_id)."""
+        arms = scope_arms(user, owner_field=self.scope_owner_field, department_field=self.scope_department_field)
+        return arms if arms is None else arms[::-1]
 
     def sales(self):
         return self.filter(status__in=SALES_STATUSES)
@@ -136,8 +145,25 @@ class Contract(OwnedModel):
         ]
         indexes = [
             models.Index(fields=["customer", "status"], name="contract_customer_status"),
-            models.Index(fields=["owner", "status", "signed_date"], name="contract_owner_status_signed"),
-            models.Index(fields=["department", "status", "signed_date"], name="contract_dept_status_signed"),
+            # The list rule by rule (ContractQuerySet.scope_arms): each rule's newest changes, and its
+            # status + signing-date filters, read from its own index without the table's pages
+            # (each carries the other rule's column: the list's scope condition is checked in the index).
+            models.Index(
+                fields=["owner", "status", "signed_date"],
+                include=["updated_at", "id", "customer", "department"],
+                name="contract_owner_status_signed",
+            ),
+            models.Index(
+                fields=["department", "status", "signed_date"],
+                include=["updated_at", "id", "customer", "owner"],
+                name="contract_dept_status_signed",
+            ),
+            models.Index(
+                fields=["owner", "-updated_at", "-id"], include=["customer", "department"], name="contract_owner_recent"
+            ),
+            models.Index(
+                fields=["department", "-updated_at", "-id"], include=["customer", "owner"], name="contract_dept_recent"
+            ),
             models.Index(fields=["status", "signed_date"], name="contract_status_signed"),
             models.Index(fields=["status", "end_date"], name="contract_status_end"),
             models.Index(fields=["-updated_at", "-id"], name="contract_recent"),

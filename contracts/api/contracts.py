@@ -20,10 +20,12 @@ from contracts.models import Contract, ContractLine, Product
 from contracts.selectors import contracts as selectors
 from contracts.services import contracts as services
 from crm.api.base import ScopedModelViewSet
+from crm.api.pagination import CursorPagination
 from crm.api.permissions import ReadAnyWriteModelPermissions
 from crm.api.serializers import CrmModelSerializer, OwnedModelSerializer
 from crm.errors import ConflictError, DomainError
 from customers.api.views import CountedCursorPagination
+from customers.selectors import PagedByRule, capped_count
 from opportunities.models import Opportunity
 from staff.scope import get_for_user
 
@@ -176,6 +178,20 @@ class FromOpportunitySerializer(serializers.Serializer):
     )
 
 
+class ContractListPagination(CountedCursorPagination):
+    """The contract list's pages counted and found rule by rule of the caller's scope
+    (``ContractQuerySet.scope_arms``), each rule by its own index: with the scope's OR, PostgreSQL
+    walked the whole table's newest changes and dropped the other departments' rows one by one
+    (a department manager's list filtered by status and signing dates: 400,000 rows read for 20)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        arms = Contract.objects.scope_arms(request.user) if view is not None and view.action == "list" else None
+        self.count, self.count_capped = capped_count(queryset, arms=arms)
+        if arms and len(arms) > 1:
+            queryset = PagedByRule(queryset, arms)
+        return CursorPagination.paginate_queryset(self, queryset, request, view)
+
+
 class ContractViewSet(ScopedModelViewSet):
     """Contracts in the caller's data scope. Drafts (and rejected or withdrawn contracts) are
     changed with PATCH (``version`` required; 409 when stale; approved or later: 400
@@ -185,7 +201,7 @@ class ContractViewSet(ScopedModelViewSet):
     model = Contract
     serializer_class = ContractSerializer
     filterset_class = selectors.ContractFilterSet
-    pagination_class = CountedCursorPagination
+    pagination_class = ContractListPagination
     ordering_fields = ["updated_at", "created_at", "total", "signed_date", "end_date", "id"]
     search_fields = []
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
