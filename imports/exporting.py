@@ -60,10 +60,6 @@ CONTACT_COLUMNS = [
 ]
 
 
-# How a date and time reads in an export (in the current time zone).
-DATETIME_FORMAT = "%Y-%m-%d %H:%M"
-
-
 def _labels(choices):
     """{value: label} of a TextChoices, translated once per export (get_FOO_display() rebuilds the
     choices dict at every call: ~0.2 ms a row)."""
@@ -85,9 +81,10 @@ class _Names(dict):
 
 
 class _LocalMinute(Func):
-    """``DATETIME_FORMAT`` in SQL: a timestamp as local time text ("2026-05-01 09:30"), formatted by
-    PostgreSQL (turning 2,000,000 timestamps into Python datetimes to format them cost ~10 s of a
-    500,000-row export). Arguments: the field and the time zone's name."""
+    """A timestamp as an export shows it: local time to the minute, "2026-05-01 09:30" (what
+    ``timezone.localtime(value).strftime("%Y-%m-%d %H:%M")`` gives), formatted by PostgreSQL —
+    loading four timestamps a row into Python datetimes to format them was a large share of a
+    500,000-row export's CPU. Arguments: the field and the time zone's name; NULL stays NULL."""
 
     arg_joiner = " AT TIME ZONE "
     template = "to_char(%(expressions)s, 'YYYY-MM-DD HH24:MI')"
@@ -98,11 +95,16 @@ def _local_minute(field):
     return _LocalMinute(F(field), Value(timezone.get_current_timezone_name()))
 
 
+def _or_empty(value):
+    return "" if value is None else value
+
+
 def _readers(target):
     """{column: (the field read, a function turning its value into the cell's, or None: as read)}
     and a function to call on each batch of rows first (the lookups it needs), for one export.
-    The same cells as ``_text`` over the records the list pages show."""
-    when = lambda value: value or ""  # noqa: E731 (NULL: an empty cell)
+    The cells are those of each record through ``Presenter.record`` (imports/tests/test_export_rows.py
+    compares the two paths)."""
+    when = _or_empty
     yes_no = {True: _("是"), False: _("否"), None: ""}
     if target == Target.CONTACT:
         return {
