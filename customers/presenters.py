@@ -45,6 +45,13 @@ class Presenter:
             self._custom_types = dict(CustomField.objects.filter(target=self.target).values_list("key", "type"))
         return self._custom_types
 
+    def masker(self, name):
+        """The function masking output field ``name`` ("cf.<key>": a custom field) for a viewer who
+        may not see contact details in full; None when it is shown as is."""
+        if name.startswith("cf."):
+            return CUSTOM_MASKERS.get(self.custom_types.get(name[3:]))
+        return MASKERS.get(name)
+
     def custom_fields(self, values, *, full):
         shown = {}
         for key, value in (values or {}).items():
@@ -52,7 +59,7 @@ class Presenter:
                 continue
             if key not in self.custom_types:
                 continue  # the definition was deleted: its type (phone? e-mail?) is unknown
-            masker = CUSTOM_MASKERS.get(self.custom_types[key])
+            masker = self.masker(f"cf.{key}")
             shown[key] = masker(value) if (masker and not full and isinstance(value, str)) else value
         return shown
 
@@ -61,11 +68,38 @@ class Presenter:
         for name in list(data):
             if name in self.hidden or DERIVED.get(name) in self.hidden:
                 del data[name]
-            elif name in MASKERS and not full and data[name]:
-                data[name] = MASKERS[name](data[name])
+            elif not full and data[name] and (masker := self.masker(name)):
+                data[name] = masker(data[name])
         if "custom_fields" in data:
             data["custom_fields"] = self.custom_fields(data["custom_fields"], full=full)
         return data
+
+    def shown(self, names):
+        """``names`` (output fields, "cf.<key>" for custom fields) without the ones ``record``
+        drops for this user: the columns of a table of records (exports)."""
+        return [
+            name
+            for name in names
+            if name not in self.hidden
+            and DERIVED.get(name) not in self.hidden
+            and (not name.startswith("cf.") or name[3:] in self.custom_types)
+        ]
+
+    def row_masker(self, names):
+        """``record``'s masking for rows of values in the order of ``names`` (``shown`` names), a
+        list per record instead of a dict (exports: ~25 values a row, 500,000 rows): a function
+        masking such a row in place, for a viewer who may not see it in full. Built-in fields
+        hold strings; a custom field's value is masked only when it is one, as in ``record``."""
+        positions = [(position, masker) for position, name in enumerate(names) if (masker := self.masker(name))]
+
+        def mask(values):
+            for position, masker in positions:
+                value = values[position]
+                if value and isinstance(value, str):
+                    values[position] = masker(value)
+            return values
+
+        return mask
 
 
 def present_history_value(field, value, *, full, presenter=None):

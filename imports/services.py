@@ -989,8 +989,9 @@ def export_customers_queryset(*, user, params):
 
 
 def _keyset(queryset, batch):
-    """Rows of ``queryset`` in primary-key order, ``batch`` per query (WHERE id > last), so a
-    500,000-row export never holds more than one batch."""
+    """Rows of ``queryset`` (a ``values_list`` whose first value is the primary key) in primary-key
+    order, ``batch`` per query (WHERE id > last), so a 500,000-row export never holds more than
+    one batch."""
     queryset = queryset.order_by("pk")
     last = 0
     while True:
@@ -998,7 +999,7 @@ def _keyset(queryset, batch):
         if not rows:
             return
         yield rows
-        last = rows[-1].pk
+        last = rows[-1][0]
 
 
 def export_run(*, job_id):

@@ -2,6 +2,7 @@
 an export (neutralised so a spreadsheet never runs them as formulas)."""
 
 import io
+import re
 
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -31,6 +32,22 @@ def neutralise(value):
     if isinstance(value, str) and value.startswith(DANGEROUS_STARTS):
         return "'" + value
     return value
+
+
+# A line of a row joined by newlines that starts like DANGEROUS_STARTS: maybe a cell to neutralise.
+_MAYBE_DANGEROUS = re.compile("(?:^|\n)[" + re.escape("".join(DANGEROUS_STARTS)) + "]")
+
+
+def neutralise_row(values):
+    """``neutralise`` over a row (a list, changed in place and returned). The usual row of text,
+    with no cell to change, is found so in one scan of the whole row."""
+    try:
+        if not _MAYBE_DANGEROUS.search("\n".join(values)):
+            return values
+    except TypeError:  # not all text
+        pass
+    values[:] = map(neutralise, values)
+    return values
 
 
 def template(user, target):
