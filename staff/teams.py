@@ -68,18 +68,19 @@ def team_member_q(member_model, user, *, access=TeamAccess.READ, prefix=""):
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Q(pk__in=[])
     # Once per user object (the request's user), like its scopes and permissions: a list reads
-    # the scope for its rows and again for its count. team_member_set/remove forget it.
+    # the scope for its rows and again for its count, a contact list through its customer (the
+    # prefix), the 360 overview for each part. team_member_set/remove forget it.
     cache = user.__dict__.setdefault(TEAM_CACHE, {})
-    key = (member_model, access, prefix)
+    key = (member_model, access)
     if key not in cache:
-        cache[key] = _team_member_q(member_model, user, access=access, prefix=prefix)
-    return cache[key]
+        cache[key] = _team_member_ids(member_model, user, access=access)
+    return Q(**{f"{prefix}pk__in": cache[key]})
 
 
 TEAM_CACHE = "_crm_team_q"
 
 
-def _team_member_q(member_model, user, *, access, prefix):
+def _team_member_ids(member_model, user, *, access):
     shared = member_model.objects.active().filter(user_id=user.pk, permission__codename=_codename(member_model, access))
     # Fetched first as a list (one small query): ``owner = me OR pk IN (1, 2, 3)`` lets PostgreSQL
     # combine two index scans, where ``OR pk IN (subquery)`` made it read the whole table (a
@@ -87,8 +88,8 @@ def _team_member_q(member_model, user, *, access, prefix):
     # many teams gets the subquery.
     ids = list(shared.values_list("content_object_id", flat=True)[: INLINE_IDS_LIMIT + 1])
     if len(ids) > INLINE_IDS_LIMIT:
-        return Q(**{f"{prefix}pk__in": shared.values("content_object_id")})
-    return Q(**{f"{prefix}pk__in": ids})
+        return shared.values("content_object_id")
+    return ids
 
 
 def team_members_of(member_model, obj, *, now=None):

@@ -65,6 +65,8 @@ class OpportunityViewSet(ScopedModelViewSet):
     }
 
     def get_scoped_queryset(self, user):
+        if self.action in ("list", "retrieve"):  # OpportunitySerializer reads customer, stage and owner
+            return selectors.opportunity_list(user=user, lookups=selectors.API_LOOKUPS)
         return selectors.opportunity_list(user=user)
 
     def _respond(self, opportunity, status_code=status.HTTP_200_OK, **extra):
