@@ -1112,13 +1112,15 @@ class RecordValidator:
 
     def cleaned_row(self, form):
         """The record a valid create ``form`` would save, as JSON-able values ({model attname:
-        value}, ``custom_fields``, ``tags`` as ids) — what ``customer_create_many(cleaned_rows=…)``
-        writes as is."""
+        value}, ``custom_fields``, ``tags`` as ids; customers also ``name_key``, the name's
+        duplicate-check key) — what ``customer_create_many(cleaned_rows=…)`` writes as is."""
         instance = form.instance  # filled by the form's cleaning (construct_instance)
         row = {}
         for field in instance._meta.concrete_fields:
             if field.name in form.cleaned_data and field.name != "custom_fields":
                 row[field.attname] = _json_value(getattr(instance, field.attname))
+        if "name" in row and hasattr(instance, "name_key"):
+            row["name_key"] = _name_key(row["name"])
         row["custom_fields"] = form.cleaned_data["custom_fields"]
         tags = form.cleaned_data.get("tags")
         if isinstance(tags, QuerySet) and tags.query.is_empty():
@@ -1205,7 +1207,8 @@ def customer_create_many(*, user, rows=None, owner=None, validator=None, change_
         customer.owner = owner
         customer.department_id = owner.department_id
         customer.created_by = user
-        customer.name_key = _name_key(customer.name)
+        if "name_key" not in row:  # cleaned_row gives it (from the same name)
+            customer.name_key = _name_key(customer.name)
         customers.append(customer)
         tags.append(tag_ids)
     for index, data in enumerate(rows or ()):
