@@ -1,6 +1,7 @@
 """Writes on customers and contacts. Every caller — API, web pages, imports, tasks — comes here;
 validation runs through the forms in ``customers.forms`` (built-in and custom fields alike)."""
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -10,7 +11,7 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
@@ -1187,6 +1188,69 @@ def _customer_from_cleaned(row):
         setattr(customer, field.attname, field.to_python(value) if value is not None else None)
     customer.custom_fields = row.get("custom_fields") or {}
     return customer, list(row.get("tags") or [])
+
+
+# The customers' GIN indexes (search words, name and name key trigrams, custom fields). New rows
+# go to each one's pending list (fastupdate), merged into the index proper whenever the list passes
+# gin_pending_list_limit (4 MB) — during a bulk create, every few hundred rows, each merge in
+# work_mem (4 MB) pieces. customer_bulk_indexing lets the lists grow to BULK_GIN_PENDING_LIMIT and
+# merges them every BULK_GIN_MERGE_ROWS rows with gin_clean_pending_list (maintenance_work_mem):
+# 15,000 rows took 9.5 s of database time instead of 12.6–17.5 s on the bench data. Meanwhile a
+# trigram search elsewhere reads a longer pending list (~15,000 rows' entries at most).
+CUSTOMER_GIN_INDEXES = (
+    "customer_search_trgm",
+    "customer_name_trgm",
+    "customer_name_key_trgm",
+    "customer_custom_fields_gin",
+)
+BULK_GIN_PENDING_LIMIT = "64MB"
+BULK_GIN_MERGE_ROWS = 15_000
+
+
+def customer_indexes_merge():
+    """Merge the customers' GIN pending lists into their indexes (gin_clean_pending_list). Needs to
+    own the indexes (the app's database user does: it ran the migrations); without that nothing
+    is merged and the database merges them itself later."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT gin_clean_pending_list(name::regclass) FROM unnest(%s::text[]) AS name",
+                [list(CUSTOMER_GIN_INDEXES)],
+            )
+    except DatabaseError:
+        pass
+
+
+class _BulkIndexing:
+    def __init__(self):
+        self.pending = 0
+
+    def created(self, count):
+        """``count`` more customers written; merges the pending lists every BULK_GIN_MERGE_ROWS."""
+        self.pending += count
+        if self.pending >= BULK_GIN_MERGE_ROWS:
+            customer_indexes_merge()
+            self.pending = 0
+
+
+@contextlib.contextmanager
+def customer_bulk_indexing():
+    """Inside a transaction that creates tens of thousands of customers (an import's commit): the
+    GIN pending lists may grow to BULK_GIN_PENDING_LIMIT (this transaction only) and are merged
+    in large batches — tell the yielded object ``created(n)`` after each bulk create. Merged
+    once more and the setting put back at the end."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('gin_pending_list_limit'), set_config('gin_pending_list_limit', %s, true)",
+            [BULK_GIN_PENDING_LIMIT],
+        )
+        previous = cursor.fetchone()[0]
+    indexing = _BulkIndexing()
+    yield indexing  # on an exception the transaction (and with it the setting) is rolled back
+    if indexing.pending:
+        customer_indexes_merge()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('gin_pending_list_limit', %s, true)", [previous])
 
 
 @transaction.atomic

@@ -752,15 +752,20 @@ def _commit_stored(job, user, stored, validator):
             previous[1].cancel()
     counts["invalid"] = total - stored_rows  # rows the preview found invalid stay so
     written = 0
-    for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
-        rows = [
-            Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
-            for row_number, data, row in chunk
-        ]
-        _write_chunk(job, user, validator, rows, counts)
-        written += len(chunk)
-        _progress_set("import", job.pk, (stored_rows + written) // 2, total)
-        _commit_hook(job, number)
+    # Every match is in: the GIN indexes' pending lists may grow while the rows are written
+    # (nothing reads them here; see customers.services.customer_bulk_indexing).
+    with customer_services.customer_bulk_indexing() as indexing:
+        for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
+            rows = [
+                Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
+                for row_number, data, row in chunk
+            ]
+            created = counts["created"]
+            _write_chunk(job, user, validator, rows, counts)
+            indexing.created(counts["created"] - created)
+            written += len(chunk)
+            _progress_set("import", job.pk, (stored_rows + written) // 2, total)
+            _commit_hook(job, number)
     return counts
 
 
