@@ -12,10 +12,13 @@ import zipfile
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
+from openpyxl.cell.read_only import EMPTY_CELL
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, WorkSheetParser
+from openpyxl.xml.constants import SHEET_MAIN_NS
 
 MAX_BYTES = 20 * 1024 * 1024  # SPEC §2.3: files over 20 MB are refused
 MAX_ROWS = 200_000  # SPEC §2.3: more data rows than this are refused
@@ -85,17 +88,92 @@ _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+[0-9]+(?::[A-Z]+[0
 DIMENSION_SCAN_BYTES = 64 * 1024
 
 
+_TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
+_RUN_TAG = f"{{{SHEET_MAIN_NS}}}r"
+
+
+def _inline_text(element):
+    """The text of an inline string (<is>): its own <t>, then each rich-text run's <t>; phonetic
+    runs (<rPh>) left out — what openpyxl's ``Text.from_tree(element).content`` gives."""
+    plain, runs = None, []
+    for child in element:
+        if child.tag == _TEXT_TAG:
+            plain = child.text
+        elif child.tag == _RUN_TAG:
+            text = child.findtext(_TEXT_TAG)
+            if text is not None:
+                runs.append(text)
+    return "".join(runs) if plain is None else plain + "".join(runs)
+
+
+class _WorkSheetParser(WorkSheetParser):
+    """openpyxl's worksheet parser, inline-string cells read without building openpyxl's rich-text
+    objects (a Text and its runs per cell: ~40% of reading a file written by openpyxl's write-only
+    mode, where every string is inline). The same cell as openpyxl's parse_cell otherwise."""
+
+    def parse_cell(self, element):
+        if element.get("t") != "inlineStr" or self.rich_text or element.find(FORMULA_TAG) is not None:
+            return super().parse_cell(element)
+        coordinate = element.get("r")
+        style_id = element.get("s", 0)
+        if style_id:
+            style_id = int(style_id)
+        if coordinate:
+            row, column = coordinate_to_tuple(coordinate)
+            self.col_counter = column
+        else:
+            self.col_counter += 1
+            row, column = self.row_counter, self.col_counter
+        value, data_type = None, "inlineStr"
+        child = element.find(INLINE_STRING)
+        if child is not None:
+            value, data_type = _inline_text(child), "s"
+        return {"row": row, "column": column, "value": value, "data_type": data_type, "style_id": style_id}
+
+
 class _ReadOnlySheet(ReadOnlyWorksheet):
-    """openpyxl's read-only worksheet, sized from a <dimension> in the head of its XML. openpyxl
-    looks for it with a parser that, when there is none (files written by openpyxl's write-only
-    mode — our own exports among them), reads the whole sheet: ~5 s at 100,000 rows, at every
-    opening."""
+    """openpyxl's read-only worksheet, sized from a <dimension> in the head of its XML, its rows
+    read with _WorkSheetParser. openpyxl looks for the dimension with a parser that, when there is
+    none (files written by openpyxl's write-only mode — our own exports among them), reads the
+    whole sheet: ~5 s at 100,000 rows, at every opening."""
 
     def _get_size(self):
         with self._get_source() as source:
             match = _DIMENSION.search(source.read(DIMENSION_SCAN_BYTES))
         if match:
             self._min_column, self._min_row, self._max_column, self._max_row = range_boundaries(match.group(1).decode())
+
+    def _cells_by_row(self, min_col, min_row, max_col, max_row, values_only=False):
+        """openpyxl's ReadOnlyWorksheet._cells_by_row (3.1), with _WorkSheetParser."""
+        filler = None if values_only else EMPTY_CELL
+        max_col = max_col or self.max_column
+        max_row = max_row or self.max_row
+        empty_row = []
+        if max_col is not None:
+            empty_row = (filler,) * (max_col + 1 - min_col)
+        counter = min_row
+        idx = 1
+        with self._get_source() as src:
+            parser = _WorkSheetParser(
+                src,
+                self._shared_strings,
+                data_only=self.parent.data_only,
+                epoch=self.parent.epoch,
+                date_formats=self.parent._date_formats,
+                timedelta_formats=self.parent._timedelta_formats,
+            )
+            for idx, row in parser.parse():
+                if max_row is not None and idx > max_row:
+                    break
+                for _ in range(counter, idx):  # some rows are missing
+                    counter += 1
+                    yield empty_row
+                if counter <= idx:
+                    yield self._get_row(row, min_col, max_col, values_only)
+                    counter += 1
+        if max_row is not None and max_row < idx:
+            for _ in range(counter, max_row + 1):
+                yield empty_row
 
 
 class _Reader(ExcelReader):

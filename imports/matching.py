@@ -20,7 +20,9 @@ def prepare():
 def match_existing(rows):
     """{index in ``rows``: [Match, …]} for rows that match existing customers company-wide (owned
     or in the pool, whoever's scope). ``rows``: dicts with name, kind, mobile, email, credit_code
-    (cleaned values: not normalised again); at most customers.duplicates.MANY_MAX_ROWS of them."""
+    (cleaned values: not normalised again) and optionally name_key (the name's
+    normalize_company_name, when the caller has it); at most customers.duplicates.MANY_MAX_ROWS
+    of them."""
     return _matches(find_duplicates_many(rows=rows, limit_per_row=10, normalized=True))
 
 

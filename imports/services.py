@@ -388,7 +388,10 @@ class RowChecker:
         cleaned = checked.cleaned
         if self.target == Target.CUSTOMER:
             keys = [(name, cleaned.get(name)) for name in ("credit_code", "mobile", "email")]
-            keys.append(("name", normalize_company_name(cleaned.get("name") or "") or cleaned.get("name")))
+            name_key = (checked.row or {}).get("name_key")
+            if name_key is None:
+                name_key = normalize_company_name(cleaned.get("name") or "")
+            keys.append(("name", name_key or cleaned.get("name")))
         else:
             keys = [(name, cleaned.get(name)) for name in ("mobile", "email")]
             if not cleaned.get("mobile") and not cleaned.get("email"):
@@ -412,7 +415,7 @@ class RowChecker:
 
     @staticmethod
     def _wanted(rows):
-        return [{name: row.cleaned.get(name) or "" for name in MATCH_FIELDS} for row in rows]
+        return [_match_input(row.cleaned, row.row) for row in rows]
 
     def _match_customers(self, rows):
         rows = [checked for checked in rows if not checked.errors]
@@ -725,27 +728,57 @@ def _commit_stored(job, user, stored, validator):
     counts = {"rows": total, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
     matches, stored_rows = {}, 0
     matching.prepare()
-    for chunk in stored.chunks(CHUNK_ROWS):
-        wanted = [{name: row.get(name) or "" for name in MATCH_FIELDS} for _number, _data, row in chunk]
-        for index, found in match_existing(wanted).items():
+
+    def collect(chunk, pending):
+        for index, found in pending.result().items():
             matches[chunk[index][0]] = found
-        stored_rows += len(chunk)
-        _progress_set("import", job.pk, stored_rows // 2, total)
+
+    # A chunk's matching runs in the database while the next chunk is read (PendingMatch).
+    previous = None
+    try:
+        for chunk in stored.chunks(CHUNK_ROWS):
+            wanted = [_match_input(row, row) for _number, _data, row in chunk]
+            if previous is not None:
+                collect(*previous)
+                previous = None
+            previous = chunk, PendingMatch(wanted)
+            stored_rows += len(chunk)
+            _progress_set("import", job.pk, stored_rows // 2, total)
+        if previous is not None:
+            collect(*previous)
+            previous = None
+    finally:
+        if previous is not None:
+            previous[1].cancel()
     counts["invalid"] = total - stored_rows  # rows the preview found invalid stay so
     written = 0
-    for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
-        rows = [
-            Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
-            for row_number, data, row in chunk
-        ]
-        _write_chunk(job, user, validator, rows, counts)
-        written += len(chunk)
-        _progress_set("import", job.pk, (stored_rows + written) // 2, total)
-        _commit_hook(job, number)
+    # Every match is in: the GIN indexes' pending lists may grow while the rows are written
+    # (nothing reads them here; see customers.services.customer_bulk_indexing).
+    with customer_services.customer_bulk_indexing() as indexing:
+        for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
+            rows = [
+                Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
+                for row_number, data, row in chunk
+            ]
+            created = counts["created"]
+            _write_chunk(job, user, validator, rows, counts)
+            indexing.created(counts["created"] - created)
+            written += len(chunk)
+            _progress_set("import", job.pk, (stored_rows + written) // 2, total)
+            _commit_hook(job, number)
     return counts
 
 
 MATCH_FIELDS = ("name", "kind", "mobile", "email", "credit_code")
+
+
+def _match_input(cleaned, row):
+    """What match_existing takes for a checked row: its cleaned MATCH_FIELDS, and the name's key
+    when the row has it (RecordValidator.cleaned_row), so it is not worked out again."""
+    wanted = {name: cleaned.get(name) or "" for name in MATCH_FIELDS}
+    if row and row.get("name_key") is not None:
+        wanted["name_key"] = row["name_key"]
+    return wanted
 
 
 def _write_chunk(job, user, validator, rows, counts):

@@ -4,8 +4,10 @@ import datetime
 import io
 import zipfile
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import Workbook
 
 from crm.errors import DomainError
 from customers.models import Customer
@@ -153,3 +155,39 @@ def test_to_cell(raw, kind, value, flagged):
 )
 def test_detect_encoding(data, encoding):
     assert files.detect_encoding(io.BytesIO(data)) == encoding
+
+
+def _inline_sheet(rows_xml):
+    """An .xlsx whose first sheet's <sheetData> is ``rows_xml`` (strings inline, as openpyxl's
+    write-only mode and other producers write them)."""
+    workbook = Workbook(write_only=True)
+    workbook.create_sheet("客户").append(["x"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    data = rezip(buffer.getvalue())
+    source = zipfile.ZipFile(io.BytesIO(data))
+    sheet = source.read("xl/worksheets/sheet1.xml").decode()
+    start, end = sheet.index("<sheetData>"), sheet.index("</sheetData>") + len("</sheetData>")
+    sheet = sheet[:start] + f"<sheetData>{rows_xml}</sheetData>" + sheet[end:]
+    return rezip(data, replace={"xl/worksheets/sheet1.xml": lambda _content: sheet.encode()})
+
+
+def test_inline_strings_are_read_as_openpyxl_reads_them():
+    data = _inline_sheet(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>客户名称</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t xml:space="preserve"> 备注 </t></is></c></row>'
+        '<row r="3"><c r="A3" t="inlineStr"><is><r><rPr><b/></rPr><t>华为</t></r><r><t>技术</t></r>'
+        '<rPh sb="0" eb="1"><t>hua</t></rPh></is></c><c r="B3" t="inlineStr"><is><t>甲</t><r><t>乙</t></r></is></c>'
+        '<c r="C3" t="inlineStr"><is><t/></is></c></row>'
+        '<row><c t="inlineStr"><is><t>无坐标</t></is></c><c t="inlineStr"><f>1+1</f><is><t>2</t></is></c></row>'
+    )
+    header, rows = files.iter_rows(io.BytesIO(data), files.Inspected("xlsx"))
+    expected = openpyxl.load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    expected_rows = [[cell.value for cell in row] for row in expected.iter_rows()]
+    read = list(rows)
+    assert header == ["客户名称", "备注"] == [text.strip() for text in expected_rows[0]]
+    assert [(row.number, row.cells, row.formula_column) for row in read] == [
+        (3, ["华为技术", "甲乙"], None),
+        (4, ["无坐标", "=1+1"], 1),
+    ]
+    assert [row.cells for row in read] == [values[:2] for values in expected_rows[2:]]
