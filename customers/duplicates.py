@@ -391,19 +391,21 @@ class PendingMatches:
     """A find_duplicates_many statement sent without waiting for its answer (psycopg pipeline
     mode on the request's own connection, in its transaction if one is open), so the caller can
     work meanwhile — the database on one core, Python on the other. ``result()`` waits for it.
-    Until then the connection must not be used for anything else."""
+    Until then the connection must not be used for anything else. ``using``: another
+    connection (a Django DatabaseWrapper) to send it on instead of the default one."""
 
-    def __init__(self, records, *, exclude_ids=(), limit=DEFAULT_LIMIT):
+    def __init__(self, records, *, exclude_ids=(), limit=DEFAULT_LIMIT, using=None):
         self._found = None
         self._pipeline = None
+        self._db = db = using or connection
         params = _params(records, exclude_ids, limit)
         if params is None:
             self._found = {}
             return
-        connection.ensure_connection()
-        raw = connection.connection
-        self._own_transaction = not connection.in_atomic_block
-        with connection.wrap_database_errors:
+        db.ensure_connection()
+        raw = db.connection
+        self._own_transaction = not db.in_atomic_block
+        with db.wrap_database_errors:
             self._pipeline = raw.pipeline()
             self._pipeline.__enter__()
             try:
@@ -425,8 +427,9 @@ class PendingMatches:
     def result(self) -> dict[int, list[DuplicateMatch]]:
         if self._found is not None:
             return self._found
+        db = self._db
         try:
-            with connection.wrap_database_errors:
+            with db.wrap_database_errors:
                 previous = self._settings.fetchone()[:3]
                 rows = self._cursor.fetchall()
                 self._settings.execute(RESTORE_SQL, list(previous))
@@ -443,16 +446,17 @@ class PendingMatches:
         """Give the connection back without the answer (the caller gave up: an error elsewhere)."""
         if self._pipeline is None:
             return
+        db = self._db
         try:
-            with connection.wrap_database_errors:
+            with db.wrap_database_errors:
                 self._close(None, None, None)
                 if self._own_transaction:
-                    connection.connection.execute("ROLLBACK")
+                    db.connection.execute("ROLLBACK")
                 else:  # the caller's transaction goes on: its settings back
                     self._settings.execute(RESTORE_SQL, list(self._settings.fetchone()[:3]))
         except Exception:  # noqa: BLE001 - already failing (an aborted transaction is rolled back)
             if self._own_transaction:
-                connection.close()
+                db.close()
         self._found = {}
 
 
@@ -466,6 +470,24 @@ def find_duplicates(*, data: dict, exclude_ids=(), limit=DEFAULT_LIMIT) -> list[
 
 # The trigram index find_duplicates_many leans on (customers.models.Customer.Meta.indexes).
 NAME_INDEX = "customer_name_key_trgm"
+
+
+def matched_tables_written():
+    """Whether the current transaction has inserted, updated or deleted rows of the tables the
+    matching reads (customers, contacts) — PostgreSQL counts them per transaction in
+    pg_stat_xact_user_tables. A caller matching on another connection needs False: then that
+    connection sees what this one sees. The counts may also hold this connection's earlier
+    transactions, until the server reports them (PostgreSQL 15: when the connection is idle, at
+    most once a second): then True without need — the safe answer."""
+    from customers.models import Contact, Customer
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) > 0 FROM pg_stat_xact_user_tables "
+            "WHERE relid = ANY(%s::regclass[])",
+            [[Customer._meta.db_table, Contact._meta.db_table]],
+        )
+        return cursor.fetchone()[0]
 
 
 def flush_name_index():
@@ -482,10 +504,13 @@ def flush_name_index():
         pass
 
 
-def find_duplicates_many_start(*, rows: list[dict], limit_per_row=DEFAULT_LIMIT, normalized=False) -> PendingMatches:
+def find_duplicates_many_start(
+    *, rows: list[dict], limit_per_row=DEFAULT_LIMIT, normalized=False, using=None
+) -> PendingMatches:
     """find_duplicates_many, sent to the database without waiting: ``.result()`` gives what
-    find_duplicates_many returns. The connection is busy until then (no other query)."""
-    return PendingMatches(_records(rows, normalized), limit=limit_per_row)
+    find_duplicates_many returns. The connection (``using``, a DatabaseWrapper, or the default
+    one) is busy until then (no other query)."""
+    return PendingMatches(_records(rows, normalized), limit=limit_per_row, using=using)
 
 
 def _records(rows, normalized):

@@ -20,9 +20,10 @@ from simple_history.utils import bulk_update_with_history
 
 from audit.models import AuditAction
 from audit.services import audit_record, audit_record_many
+from crm.bulk import copy_create
 from crm.errors import ConflictError, DomainError
 from customers.custom_fields import definitions as custom_field_definitions
-from customers.duplicates import find_duplicates, normalize_company_name
+from customers.duplicates import find_duplicates, flush_name_index, normalize_company_name
 from customers.forms import CUSTOMER_FIELDS, ContactForm, CustomerForm
 from customers.models import (
     CUSTOMER_HISTORY,
@@ -589,7 +590,6 @@ def customer_followed_up(*, customer_id, occurred_at, content, next_follow_up_at
 def _snapshot_tags_into_latest_history(customer_ids):
     """bulk_update_with_history writes history rows without their tags; copy the current tags into
     each customer's newest history row (two queries), so the timeline shows no tag change."""
-    tag_history = Customer.objects.tag_history_model()
     latest = {}
     for history_id, customer_id in (
         Customer.history.filter(id__in=customer_ids)
@@ -598,6 +598,13 @@ def _snapshot_tags_into_latest_history(customer_ids):
         .values_list("history_id", "id")
     ):
         latest[customer_id] = history_id
+    _snapshot_tags_into_history(latest)
+
+
+def _snapshot_tags_into_history(latest):
+    """Copy the current tags of customers into the history rows ``latest`` ({customer id: history id})."""
+    tag_history = Customer.objects.tag_history_model()
+    customer_ids = list(latest)
     through = Customer.tags.through
     tag_history.objects.bulk_create(
         tag_history(id=row_id, history_id=latest[customer_id], customer_id=customer_id, tag_id=tag_id)
@@ -1222,30 +1229,39 @@ def customer_indexes_merge():
 
 
 class _BulkIndexing:
-    def __init__(self):
+    def __init__(self, *, matched_alongside):
         self.pending = 0
+        self.matched_alongside = matched_alongside
 
     def created(self, count):
-        """``count`` more customers written; merges the pending lists every BULK_GIN_MERGE_ROWS."""
+        """``count`` more customers written; merges the pending lists every BULK_GIN_MERGE_ROWS
+        (and the name key's after every batch when matched alongside)."""
         self.pending += count
         if self.pending >= BULK_GIN_MERGE_ROWS:
             customer_indexes_merge()
             self.pending = 0
+        elif count and self.matched_alongside:
+            flush_name_index()
 
 
 @contextlib.contextmanager
-def customer_bulk_indexing():
+def customer_bulk_indexing(*, matched_alongside=False):
     """Inside a transaction that creates tens of thousands of customers (an import's commit): the
     GIN pending lists may grow to BULK_GIN_PENDING_LIMIT (this transaction only) and are merged
     in large batches — tell the yielded object ``created(n)`` after each bulk create. Merged
-    once more and the setting put back at the end."""
+    once more and the setting put back at the end.
+
+    ``matched_alongside``: another connection runs the duplicate check meanwhile. Its name
+    lookups read the name key index's whole pending list, this transaction's entries included
+    (invisible to it, but read): a list of 15,000 rows made each lookup ~20× slower. So that
+    list is merged after every batch."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_setting('gin_pending_list_limit'), set_config('gin_pending_list_limit', %s, true)",
             [BULK_GIN_PENDING_LIMIT],
         )
         previous = cursor.fetchone()[0]
-    indexing = _BulkIndexing()
+    indexing = _BulkIndexing(matched_alongside=matched_alongside)
     yield indexing  # on an exception the transaction (and with it the setting) is rolled back
     if indexing.pending:
         customer_indexes_merge()
@@ -1293,15 +1309,31 @@ def customer_create_many(*, user, rows=None, owner=None, validator=None, change_
         raise BulkRowsInvalid(errors)
     for start in range(0, len(customers), BULK_BATCH_SIZE):
         _search_text_new(customers[start : start + BULK_BATCH_SIZE])
-    Customer.objects.bulk_create(customers, batch_size=BULK_BATCH_SIZE)
+    copy_create(Customer, customers)
     ids = [customer.pk for customer in customers]
     _set_tags_many({pk: tag_ids for pk, tag_ids in zip(ids, tags, strict=True) if tag_ids})
     # One "created" history row per customer, then its tags copied into it (as customer_create).
-    Customer.history.bulk_history_create(
-        customers, batch_size=BULK_BATCH_SIZE, default_user=user, default_change_reason=change_reason
-    )
-    _snapshot_tags_into_latest_history(ids)
+    history = copy_create(Customer.history.model, _created_history(customers, user=user, change_reason=change_reason))
+    _snapshot_tags_into_history({row.id: row.history_id for row in history})
     return customers
+
+
+def _created_history(customers, *, user, change_reason):
+    """The "created" history rows of new ``customers`` (unsaved), as simple_history's
+    ``bulk_history_create(default_user=user, default_change_reason=change_reason)`` builds them;
+    one history date for the batch."""
+    model = Customer.history.model
+    now = timezone.now()
+    return [
+        model(
+            history_date=now,
+            history_user=user,
+            history_change_reason=change_reason,
+            history_type="+",
+            **{field.attname: getattr(customer, field.attname) for field in model.tracked_fields},
+        )
+        for customer in customers
+    ]
 
 
 @transaction.atomic

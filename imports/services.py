@@ -6,6 +6,7 @@ permissions for the importing user, then CustomerForm / ContactForm) and the dup
 restart leaves nothing imported, and the task simply runs again (``acks_late``). Progress is kept
 in the cache while a commit runs (the job row is inside the commit's transaction)."""
 
+import contextlib
 import gzip
 import json
 import logging
@@ -721,52 +722,90 @@ def _commit_rechecked(job, user):
 
 def _commit_stored(job, user, stored, validator):
     """The preview's stored rows written without checking them again (their rules are unchanged:
-    same fingerprint); only the database matching runs again — every row first, against the
-    database as it is before this import writes anything (so the import's own records never
-    count as matches: repeats inside the file were the preview's to find), then the writes."""
+    same fingerprint); only the database matching runs again, against the database as it is
+    before this import writes anything (so the import's own records never count as matches:
+    repeats inside the file were the preview's to find).
+
+    That database is what a second connection sees while this transaction writes (none of its
+    writes are committed), so each chunk is matched there while the chunk before is written here
+    — two database backends at work (``matching.side_connection``). When this transaction has
+    already written customers or contacts the second connection would not see them: then every
+    row is matched first, on this connection, and the writes follow."""
     total = job.counts.get("rows", job.total_rows)
     counts = {"rows": total, "created": 0, "updated": 0, "skipped": 0, "invalid": 0}
-    matches, stored_rows = {}, 0
     matching.prepare()
+    written = 0
+    with matching.side_connection() as side:
+        matched = _matched_alongside(stored, side) if side is not None else _matched_first(stored, job, total)
+        # The GIN indexes' pending lists may grow while the rows are written (see
+        # customers.services.customer_bulk_indexing).
+        with (
+            contextlib.closing(matched),
+            customer_services.customer_bulk_indexing(matched_alongside=side is not None) as indexing,
+        ):
+            for number, (chunk, matches) in enumerate(matched):
+                rows = [
+                    Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
+                    for row_number, data, row in chunk
+                ]
+                created = counts["created"]
+                _write_chunk(job, user, validator, rows, counts)
+                indexing.created(counts["created"] - created)
+                written += len(chunk)
+                _progress_set("import", job.pk, written if side is not None else (total + written) // 2, total)
+                _commit_hook(job, number)
+    counts["invalid"] += total - written  # rows the preview found invalid stay so
+    return counts
 
-    def collect(chunk, pending):
-        for index, found in pending.result().items():
-            matches[chunk[index][0]] = found
 
-    # A chunk's matching runs in the database while the next chunk is read (PendingMatch).
+def _stored_wanted(chunk):
+    return [_match_input(row, row) for _number, _data, row in chunk]
+
+
+def _by_row_number(chunk, pending):
+    return {chunk[index][0]: found for index, found in pending.result().items()}
+
+
+def _matched_alongside(stored, side):
+    """(chunk, {row number: matches}) for each chunk of ``stored``, matched on the connection
+    ``side``: the next chunk's matching is under way there while the caller writes this one."""
+    chunks = stored.chunks(CHUNK_ROWS)
+    current = next(chunks, None)
+    pending = PendingMatch(_stored_wanted(current), using=side) if current is not None else None
+    try:
+        while current is not None:
+            matches = _by_row_number(current, pending)
+            following = next(chunks, None)
+            pending = PendingMatch(_stored_wanted(following), using=side) if following is not None else None
+            yield current, matches
+            current = following
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+def _matched_first(stored, job, total):
+    """(chunk, {row number: matches}) for each chunk of ``stored``, every chunk matched on this
+    connection before the first is given (a chunk's matching runs while the next is read)."""
+    matches, read = {}, 0
     previous = None
     try:
         for chunk in stored.chunks(CHUNK_ROWS):
-            wanted = [_match_input(row, row) for _number, _data, row in chunk]
+            wanted = _stored_wanted(chunk)  # while the database matches the chunk before
             if previous is not None:
-                collect(*previous)
+                matches.update(_by_row_number(*previous))
                 previous = None
             previous = chunk, PendingMatch(wanted)
-            stored_rows += len(chunk)
-            _progress_set("import", job.pk, stored_rows // 2, total)
+            read += len(chunk)
+            _progress_set("import", job.pk, read // 2, total)
         if previous is not None:
-            collect(*previous)
+            matches.update(_by_row_number(*previous))
             previous = None
     finally:
         if previous is not None:
             previous[1].cancel()
-    counts["invalid"] = total - stored_rows  # rows the preview found invalid stay so
-    written = 0
-    # Every match is in: the GIN indexes' pending lists may grow while the rows are written
-    # (nothing reads them here; see customers.services.customer_bulk_indexing).
-    with customer_services.customer_bulk_indexing() as indexing:
-        for number, chunk in enumerate(stored.chunks(CHUNK_ROWS)):
-            rows = [
-                Checked(number=row_number, data=data, row=row, matches=matches.get(row_number, []))
-                for row_number, data, row in chunk
-            ]
-            created = counts["created"]
-            _write_chunk(job, user, validator, rows, counts)
-            indexing.created(counts["created"] - created)
-            written += len(chunk)
-            _progress_set("import", job.pk, (stored_rows + written) // 2, total)
-            _commit_hook(job, number)
-    return counts
+    for chunk in stored.chunks(CHUNK_ROWS):
+        yield chunk, matches
 
 
 MATCH_FIELDS = ("name", "kind", "mobile", "email", "credit_code")
