@@ -39,7 +39,38 @@ def normalize_cn_mobile(value):
     or None when it is not one."""
     if not value:
         return None
-    return _cn_mobile(str(value).strip())
+    text = str(value).strip()
+    if _PLAIN_MOBILE.fullmatch(text):
+        return text if _CN_MOBILE_NUMBER.fullmatch(text) else None
+    if _NOT_MOBILE_CHARACTERS.fullmatch(text) and _too_few_digits_for_a_mobile(text):
+        return None
+    return _cn_mobile(text)
+
+
+# Fast paths for the commonest inputs of a bulk import, each giving libphonenumber's own answer
+# without its parser (~25 µs a number):
+#
+# - 11 ASCII digits "1[3-9]…" except "179…": parse() keeps them whole as the national number
+#   (no "+", no international prefix "00", no leading "86"; CN's national prefix/carrier code
+#   pattern, (1(?:[12]\d|79)\d\d)|0, does not match at the start). Of CN's number types, only
+#   the mobile pattern can match an 11-digit number starting 1[3-9] (the fixed-line, shared-cost,
+#   toll-free and premium patterns start otherwise or are shorter), so the number is a valid
+#   mobile exactly when it matches CN's mobile pattern — read from phonenumbers' metadata.
+# - digits with spaces, dashes, brackets or dots only, fewer than 11 digits, or 11 starting with
+#   0 (a landline "010-12345678"): libphonenumber's national number is what is left of the digits
+#   once prefixes (international, country code, national prefix) are cut off, and a mobile's has
+#   11 digits starting with 1 — none here. (No extension can be read without a letter, "#", ","
+#   or ";".)
+#
+# crm/tests/test_validators.py checks both against the parser (every 6-digit prefix, hypothesis).
+_PLAIN_MOBILE = re.compile(r"1(?:[3-68-9][0-9]|7[0-8])[0-9]{8}")
+_CN_MOBILE_NUMBER = re.compile(phonenumbers.PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern)
+_NOT_MOBILE_CHARACTERS = re.compile(r"[0-9 ().\-]+")
+
+
+def _too_few_digits_for_a_mobile(text):
+    digits = re.sub(r"[^0-9]", "", text)
+    return len(digits) < 11 or (len(digits) == 11 and digits[0] == "0")
 
 
 @functools.lru_cache(maxsize=NORMALIZE_CACHE_SIZE)

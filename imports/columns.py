@@ -3,11 +3,12 @@ field the importing user may see (Chinese header, ``*`` on required ones), each 
 text into what the customers services take (names → ids for levels, sources, industries, tags;
 region names → GB/T 2260 codes; 是/否 → booleans)."""
 
+import functools
 import re
 from dataclasses import dataclass, field
 
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from crm import regions
 from customers.custom_fields import definitions
@@ -95,12 +96,23 @@ def _tags():
 
 
 def _kind(text):
-    for value, label in CustomerKind.choices:
-        if text in (value, str(label)):
-            return value
+    found = _kinds(get_language()).get(text)
+    if found is not None:
+        return found
     raise CellError(
         _("类型应为：%(choices)s。") % {"choices": "、".join(str(label) for _v, label in CustomerKind.choices)}
     )
+
+
+@functools.cache
+def _kinds(language):
+    """{value or label in ``language``: value}, the first kind that has it (as a loop over the
+    choices would find): the labels' translations looked up once, not for every row."""
+    kinds = {}
+    for value, label in CustomerKind.choices:
+        kinds.setdefault(value, value)
+        kinds.setdefault(str(label), value)
+    return kinds
 
 
 def _boolean(text):
