@@ -1,5 +1,8 @@
 """RecordValidator: the form's rules for many rows, built once per run."""
 
+import gc
+import weakref
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -184,3 +187,19 @@ def test_a_bound_copy_of_the_prototype_validates_as_a_form_built_for_the_row(sha
     status, errors, outcome = copied
     plain = _validated(validator, row, bulk=False)
     assert plain == (status, errors, outcome and {key: outcome[key] for key in plain[2]})
+
+
+def test_a_released_form_still_works_and_is_freed_without_the_cycle_collector(org):
+    validator = RecordValidator(user=org.east_rep, target="customer")
+    form = validator.validate({"name": "甲有限公司"})
+    validator.release(form)
+    assert form["name"].value() == "甲有限公司" and form["name"].form is form  # made again when asked
+    validator.release(form)
+    validator.release(None)
+    gone = weakref.ref(form)
+    gc.disable()
+    try:
+        del form
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -365,3 +365,29 @@ def test_a_row_matching_several_customers_names_no_ids(org):
     assert "2 条已有记录" in message
     assert f"#{theirs.pk}" not in message and str(theirs.pk) not in message.replace("2 条", "")
     assert mine.pk
+
+
+def test_a_kind_cell_is_the_value_or_its_label_in_the_language_in_use():
+    from django.utils import translation
+
+    from imports.columns import CellError, _kind
+
+    assert [_kind(text) for text in ("company", "企业", "person", "个人")] == ["company", "company", "person", "person"]
+    with translation.override("en"):
+        assert [_kind("Company"), _kind("Individual"), _kind("person")] == ["company", "person", "person"]
+        with pytest.raises(CellError, match="Company"):
+            _kind("企业")
+    with pytest.raises(CellError):
+        _kind("Company")
+
+
+def test_the_collector_runs_per_chunk_and_is_put_back_whatever_happens():
+    import gc
+
+    from imports.services import _collecting_per_chunk
+
+    with pytest.raises(ValueError), _collecting_per_chunk() as chunk_done:
+        assert not gc.isenabled()
+        chunk_done()
+        raise ValueError
+    assert gc.isenabled()
