@@ -2,6 +2,7 @@
 
 import random
 
+import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from crm.validators import (
     LANDLINE_MESSAGE,
     PHONE_MESSAGE,
     _cn_mobile,
+    _parsed_cn,
     digits_only,
     normalize_cn_landline,
     normalize_cn_mobile,
@@ -108,6 +110,16 @@ def test_mobile_and_phone_fast_paths_agree_with_the_parser(value):
     mobile = _parsed_mobile(value)
     assert normalize_cn_mobile(value) == mobile
     assert normalize_cn_phone(value) == (mobile or normalize_cn_landline(value))
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.from_regex(r"\A0[0-9]{1,4}-[0-9]{5,9}\Z") | st.from_regex(r"\A0[1-9][0-9]{1,2}-[0-9]{7,8}\Z"))
+def test_a_plain_landline_is_read_as_the_parser_reads_it(text):
+    try:
+        parsed = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        parsed = None
+    assert _parsed_cn(text) == parsed
 
 
 # --- landlines ---------------------------------------------------------------------------------------------------
