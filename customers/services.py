@@ -1199,10 +1199,10 @@ class RecordValidator:
     def release(self, form):
         """Done with ``form`` (one ``validate`` returned, or the form of its FormValidationError;
         None: nothing to do): its bound fields point back at it, a cycle that only Python's
-        cyclic garbage collector frees — at 100,000 rows, ~2,000 collections of a few MB of
-        forms. Dropping them lets reference counting free the form and its row's objects as
-        soon as the caller lets go. The form still works: it makes its bound fields again if
-        asked (``form[name]``)."""
+        cyclic garbage collector frees (an import's preview of 100,000 rows: ~5 s of collections
+        with it, 0.6 s without). Dropping them lets reference counting free the form and its
+        row's objects as soon as the caller lets go. The form still works: it makes its bound
+        fields again if asked (``form[name]``)."""
         if form is not None:
             form._bound_fields_cache = {}
 
