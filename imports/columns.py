@@ -94,13 +94,23 @@ def _tags():
     return convert
 
 
-def _kind(text):
-    for value, label in CustomerKind.choices:
-        if text in (value, str(label)):
-            return value
-    raise CellError(
-        _("类型应为：%(choices)s。") % {"choices": "、".join(str(label) for _v, label in CustomerKind.choices)}
-    )
+def _kind_converter():
+    """The kind column's converter: a kind's value, or its label in the language in use when the
+    columns are made (as their headers are) — looked up once a run, not for every row."""
+    kinds = {}
+    for value, label in CustomerKind.choices:  # the first kind that has the text, as a loop would find
+        kinds.setdefault(value, value)
+        kinds.setdefault(str(label), value)
+
+    def convert(text):
+        found = kinds.get(text)
+        if found is not None:
+            return found
+        raise CellError(
+            _("类型应为：%(choices)s。") % {"choices": "、".join(str(label) for _v, label in CustomerKind.choices)}
+        )
+
+    return convert
 
 
 def _boolean(text):
@@ -159,7 +169,7 @@ def customer_columns(user):
     kinds = [str(label) for _value, label in CustomerKind.choices]
     columns = [
         Column("name", _("客户名称"), required=True, example=_("（示例，导入前请删除）上海云帆科技有限公司")),
-        Column("kind", _("类型"), choices=kinds, example=kinds[0], convert=_kind),
+        Column("kind", _("类型"), choices=kinds, example=kinds[0], convert=_kind_converter()),
         Column("credit_code", _("统一社会信用代码"), files.IDENTIFIER, example="91310115MA1K4AB1XK"),
         Column("mobile", _("手机"), files.IDENTIFIER, example="13800138000"),
         Column("phone", _("电话"), files.IDENTIFIER, example="021-12345678"),

@@ -296,9 +296,10 @@ class Row:
 
 
 def clean_text(text, kind):
-    text = text.translate(FULL_WIDTH_DIGITS)
-    if kind in (IDENTIFIER, NUMBER, DATE, DATETIME, BOOLEAN):
-        text = text.translate(FULL_WIDTH_ASCII)
+    if not text.isascii():  # the tables map full-width characters only (most cells have none)
+        text = text.translate(FULL_WIDTH_DIGITS)
+        if kind in (IDENTIFIER, NUMBER, DATE, DATETIME, BOOLEAN):
+            text = text.translate(FULL_WIDTH_ASCII)
     return text.strip(SPACES)
 
 

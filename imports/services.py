@@ -7,6 +7,8 @@ restart leaves nothing imported, and the task simply runs again (``acks_late``).
 in the cache while a commit runs (the job row is inside the commit's transaction)."""
 
 import contextlib
+import functools
+import gc
 import gzip
 import json
 import logging
@@ -118,6 +120,24 @@ def import_upload(*, user, target, uploaded):
 
         import_validate_task.delay_on_commit(job.pk)
     return job
+
+
+@contextlib.contextmanager
+def _collecting_per_chunk():
+    """Python's cyclic garbage collector run once a chunk (call the yielded function after each)
+    instead of by its allocation counts, put back as it was on leaving. A preview holds a chunk
+    or two of checked rows (~20,000 objects each) while it reads the next: left to its counts,
+    the collector promotes them to its oldest generation and scans the whole heap ~30 times in
+    100,000 rows (~4 s). Collecting the young generations after each chunk finds the chunk's
+    cyclic garbage (its forms' errors, with their tracebacks) all the same; what outlives a
+    chunk and is garbage later is freed by reference counting, or by the collector afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield functools.partial(gc.collect, 1)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- checking rows --------------------------------------------------------------------------------
@@ -371,12 +391,13 @@ class RowChecker:
                 form = self.validator.validate(data)
             except DomainError as error:
                 self._form_errors(checked, error)
+                self.validator.release(getattr(error, "form", None))
                 continue
-            if checked.errors:
-                continue
-            checked.cleaned = form.cleaned_data
-            if self.target == Target.CUSTOMER:
-                checked.row = self.validator.cleaned_row(form)
+            if not checked.errors:
+                checked.cleaned = form.cleaned_data
+                if self.target == Target.CUSTOMER:
+                    checked.row = self.validator.cleaned_row(form)
+            self.validator.release(form)
         for checked in rows:  # a row's errors in the order of the file's columns
             checked.errors.sort(key=lambda error: self.positions.get(error[0], len(self.positions)))
         valid = [checked for checked in rows if not checked.errors]
@@ -534,33 +555,35 @@ def import_validate(*, job_id):
         matching.prepare()
         ImportJob.objects.filter(pk=job.pk).update(total_rows=total, processed_rows=0)
         _progress_set("import", job.pk, 0, total)
-        for chunk, checked_rows in checker.check_pipelined(checker.chunks()):
-            errors = []
-            if stored is not None:
-                stored.write([checked for checked in checked_rows if checked.storable])
-            for row, checked in zip(chunk, checked_rows, strict=True):
-                if not checked.errors:
-                    _ambiguous(checked, checker.labels)
+        with _collecting_per_chunk() as chunk_done:
+            for chunk, checked_rows in checker.check_pipelined(checker.chunks()):
+                errors = []
+                if stored is not None:
+                    stored.write([checked for checked in checked_rows if checked.storable])
+                for row, checked in zip(chunk, checked_rows, strict=True):
+                    if not checked.errors:
+                        _ambiguous(checked, checker.labels)
+                        if checked.errors:
+                            counts["ambiguous"] += 1
+                    counts["rows"] += 1
                     if checked.errors:
-                        counts["ambiguous"] += 1
-                counts["rows"] += 1
-                if checked.errors:
-                    counts["invalid"] += 1
-                    problems = [(column[:100], str(message)[:500]) for column, message in checked.errors]
-                    errors += [
-                        ImportRowError(job=job, row=checked.number, column=column, message=message)
-                        for column, message in problems
-                    ]
-                    if sheet is None:
-                        sheet = ErrorSheet(checker.header)
-                    sheet.add(row.cells, problems)
-                else:
-                    counts["valid"] += 1
-                    counts["duplicates"] += bool(checked.matches)
-            ImportRowError.objects.bulk_create(errors, batch_size=BULK_BATCH_SIZE)
-            total = max(total, counts["rows"])
-            ImportJob.objects.filter(pk=job.pk).update(processed_rows=counts["rows"], total_rows=total)
-            _progress_set("import", job.pk, counts["rows"], total)
+                        counts["invalid"] += 1
+                        problems = [(column[:100], str(message)[:500]) for column, message in checked.errors]
+                        errors += [
+                            ImportRowError(job=job, row=checked.number, column=column, message=message)
+                            for column, message in problems
+                        ]
+                        if sheet is None:
+                            sheet = ErrorSheet(checker.header)
+                        sheet.add(row.cells, problems)
+                    else:
+                        counts["valid"] += 1
+                        counts["duplicates"] += bool(checked.matches)
+                ImportRowError.objects.bulk_create(errors, batch_size=BULK_BATCH_SIZE)
+                total = max(total, counts["rows"])
+                ImportJob.objects.filter(pk=job.pk).update(processed_rows=counts["rows"], total_rows=total)
+                _progress_set("import", job.pk, counts["rows"], total)
+                chunk_done()
     except Refused as refused:
         ImportRowError.objects.filter(job=job).delete()
         if stored is not None:

@@ -1,7 +1,12 @@
 """Shared normalisers, validators and fields: phone numbers, 统一社会信用代码, e-mail."""
 
+import random
+
+import phonenumbers
 import pytest
 from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm.fields import (
     CnMobileField,
@@ -17,6 +22,8 @@ from crm.validators import (
     EMAIL_MESSAGE,
     LANDLINE_MESSAGE,
     PHONE_MESSAGE,
+    _cn_mobile,
+    _parsed_cn,
     digits_only,
     normalize_cn_landline,
     normalize_cn_mobile,
@@ -68,6 +75,51 @@ def test_mobile_spellings_normalise_to_11_digits(value):
 @pytest.mark.parametrize("value", ["", None, "1380013800", "23800138000", "010-12345678", "+1 650 253 0000"])
 def test_not_a_mobile(value):
     assert normalize_cn_mobile(value) is None
+
+
+# --- the fast paths give the parser's answers ------------------------------------------------------------------
+
+
+def _parsed_mobile(value):
+    """normalize_cn_mobile as libphonenumber alone answers it (no fast path, no memory)."""
+    return _cn_mobile.__wrapped__(str(value).strip()) if value else None
+
+
+def test_plain_mobiles_every_six_digit_prefix():
+    rng = random.Random(6)
+    for prefix in range(100_000, 200_000):
+        number = f"{prefix}{rng.randrange(100_000):05d}"
+        assert normalize_cn_mobile(number) == _parsed_mobile(number), number
+
+
+# Digits and what people write around them in a phone cell.
+PHONE_CHARACTERS = "0123456789" * 3 + " -().+" + "０１８６" + "转x#,;" + "\u3000"
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(
+    st.one_of(
+        st.text(PHONE_CHARACTERS, max_size=16),
+        st.from_regex(r"\A[ ]?(?:\+86|0086)?[ ]?1[0-9]{10}[ ]?\Z"),
+        st.from_regex(r"\A\(?0[0-9]{2,3}\)?[- ]?[0-9]{7,8}\Z"),
+        st.from_regex(r"\A[0-9]{10,12}\Z"),
+        st.from_regex(r"\A[0-9][0-9 ().-]{8,14}[0-9]\Z"),
+    )
+)
+def test_mobile_and_phone_fast_paths_agree_with_the_parser(value):
+    mobile = _parsed_mobile(value)
+    assert normalize_cn_mobile(value) == mobile
+    assert normalize_cn_phone(value) == (mobile or normalize_cn_landline(value))
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.from_regex(r"\A0[0-9]{1,4}-[0-9]{5,9}\Z") | st.from_regex(r"\A0[1-9][0-9]{1,2}-[0-9]{7,8}\Z"))
+def test_a_plain_landline_is_read_as_the_parser_reads_it(text):
+    try:
+        parsed = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        parsed = None
+    assert _parsed_cn(text) == parsed
 
 
 # --- landlines ---------------------------------------------------------------------------------------------------

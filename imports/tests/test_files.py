@@ -7,6 +7,8 @@ import zipfile
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from crm.errors import DomainError
@@ -191,3 +193,19 @@ def test_inline_strings_are_read_as_openpyxl_reads_them():
         (4, ["无坐标", "=1+1"], 1),
     ]
     assert [row.cells for row in read] == [values[:2] for values in expected_rows[2:]]
+
+
+# ASCII, the spaces clean_text strips, full-width digits, letters and signs, and a CJK character.
+CELL_CHARACTERS = "a1 .-@\t\n\u3000\u00a0\ufeff０９ＡＺ＠～！企"
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(
+    text=st.text(st.sampled_from(CELL_CHARACTERS), max_size=12) | st.text(max_size=12),
+    kind=st.sampled_from([files.TEXT, files.IDENTIFIER, files.NUMBER, files.DATE, files.DATETIME, files.BOOLEAN]),
+)
+def test_clean_text_is_the_translation_then_the_strip(text, kind):
+    expected = text.translate(files.FULL_WIDTH_DIGITS)
+    if kind != files.TEXT:
+        expected = expected.translate(files.FULL_WIDTH_ASCII)
+    assert files.clean_text(text, kind) == expected.strip(files.SPACES)

@@ -365,3 +365,31 @@ def test_a_row_matching_several_customers_names_no_ids(org):
     assert "2 条已有记录" in message
     assert f"#{theirs.pk}" not in message and str(theirs.pk) not in message.replace("2 条", "")
     assert mine.pk
+
+
+def test_a_kind_cell_is_the_value_or_its_label_in_the_language_of_the_run():
+    from django.utils import translation
+
+    from imports.columns import CellError, _kind_converter
+
+    kind = _kind_converter()
+    assert [kind(text) for text in ("company", "企业", "person", "个人")] == ["company", "company", "person", "person"]
+    with pytest.raises(CellError):
+        kind("Company")
+    with translation.override("en"):
+        kind = _kind_converter()
+        assert [kind("Company"), kind("Individual"), kind("person")] == ["company", "person", "person"]
+        with pytest.raises(CellError, match="Company"):
+            kind("企业")
+
+
+def test_the_collector_runs_per_chunk_and_is_put_back_whatever_happens():
+    import gc
+
+    from imports.services import _collecting_per_chunk
+
+    with pytest.raises(ValueError), _collecting_per_chunk() as chunk_done:
+        assert not gc.isenabled()
+        chunk_done()
+        raise ValueError
+    assert gc.isenabled()
