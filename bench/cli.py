@@ -425,6 +425,9 @@ def main(argv=None):
     for job in jobs:
         log(f"batch job {job.name}")
         report["jobs"].append(run_job(job, env))
+        if job.rollback:
+            vacuumed = database.vacuum_dead_rows(url)
+            log("  vacuumed what it rolled back: " + ", ".join(f"{table} {seconds} s" for table, seconds in vacuumed))
     report["load_average_after"] = load_average()
     output = Path(args.output) if args.output else RESULTS / f"bench-{datetime.now().astimezone():%Y%m%d-%H%M%S}.json"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -212,3 +212,44 @@ def test_table_says_what_was_not_measured():
     assert "omitted" in text.splitlines()[3]
     assert "API/SQL omitted (statements not replayed) for: reports.funnel" in text
     assert "not measured: reports.churn" in text
+
+
+@pytest.mark.django_db
+def test_the_rows_a_rolled_back_job_left_dead_are_vacuumed():
+    from bench.database import vacuum_dead_rows
+
+    db = settings.DATABASES["default"]
+    name = settings.DATABASES["default"]["TEST"]["NAME"]
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+    with _admin_connection(name) as conn:
+        conn.execute("CREATE TABLE bench_vacuum_probe (id int)")
+    try:
+        with _admin_connection(name) as conn:
+            with conn.transaction(force_rollback=True):  # as a rolled-back batch job
+                conn.execute("INSERT INTO bench_vacuum_probe SELECT generate_series(1, 1000)")
+        # The connection's exit reports its counts (its rows are now dead ones in the statistics),
+        # a moment after it is closed.
+        assert _dead_rows(name, until=lambda dead: dead == 1000) == 1000
+
+        vacuumed = dict(vacuum_dead_rows(url))
+
+        assert "bench_vacuum_probe" in vacuumed
+        assert _dead_rows(name, until=lambda dead: dead == 0) == 0
+    finally:
+        with _admin_connection(name) as conn:
+            conn.execute("DROP TABLE bench_vacuum_probe")
+
+
+def _dead_rows(name, *, until, seconds=10):
+    """The probe table's dead rows in the statistics, read again (for up to ``seconds``) until ``until``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        with _admin_connection(name) as conn:
+            dead = conn.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bench_vacuum_probe'"
+            ).fetchone()[0]
+        if until(dead) or time.monotonic() > deadline:
+            return dead
+        time.sleep(0.1)
