@@ -377,8 +377,8 @@ def _loss_sums(reasons, lost):
     """Count and amount of the lost deals per lost reason (``r<id>``) and without one (``rnone``)."""
     sums = {}
     for key, reason in [*((f"r{pk}", Q(lost_reason_id=pk)) for pk, _name in reasons), ("rnone", Q(lost_reason=None))]:
-        sums[f"{key}_count"] = Count("id", filter=lost & reason)
-        sums[f"{key}_amount"] = Coalesce(Sum("amount", filter=lost & reason), Value(Decimal(0)))
+        sums[f"{key}_count"] = Count("id", filter=reason & lost)
+        sums[f"{key}_amount"] = Coalesce(Sum("amount", filter=reason & lost), Value(Decimal(0)))
     return sums
 
 
