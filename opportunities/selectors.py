@@ -292,7 +292,8 @@ def funnel(*, deals, group, details=True):
     One pass over the deals, whatever the details: the stages reached from
     ``furthest_stage_order``, the average days from ``stay_totals`` (both kept by triggers, see
     the fields), the loss reasons as a count and amount per reason — plus the stages and, with
-    the details, the lost reasons (small tables). Three passes before (~300 ms → see README)."""
+    the details, the lost reasons (small tables). Three passes before (200,000 deals, a year:
+    ~300 → ~150 ms; the stays were read from the stage history)."""
     stages = list(stages_of(group, kinds=FUNNEL_KINDS))
     deals = deals.filter(stage__group=group)
     reasons = list(LostReason.objects.order_by("name", "id").values_list("pk", "name")) if details else []
