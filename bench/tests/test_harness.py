@@ -2,6 +2,7 @@
 migrated test database), every generator, gunicorn, one scenario through HTTP with its SQL
 replayed, the JSON report. No timing is asserted."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -147,6 +148,12 @@ def test_harness_loads_data_and_measures_a_scenario(tmp_path):
                 "(SELECT count(*) FROM analytics_customerprofile), "
                 "(SELECT count(*) FROM activities_task WHERE status = 'open') FROM activities_followup"
             ).fetchone()
+            # The loader's own stay_totals (the insert trigger off) = the migration's recomputation.
+            stays = importlib.import_module("opportunities.migrations.0004_funnel_stay_totals").STAY_TOTALS
+            stale_stays = conn.execute(
+                f"SELECT count(*) FILTER (WHERE d.stay_totals IS DISTINCT FROM ({stays})), count(d.stay_totals) "
+                "FROM opportunities_opportunity d"
+            ).fetchone()
             contract_rows = conn.execute(
                 "SELECT count(*), count(DISTINCT number), count(*) FILTER (WHERE status = 'draft') "
                 "FROM contracts_contract"
@@ -156,6 +163,8 @@ def test_harness_loads_data_and_measures_a_scenario(tmp_path):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(harness_db)))
 
     assert inconsistent == dict.fromkeys(CONTRACT_CHECKS, 0)
+    stale, with_stays = stale_stays
+    assert stale == 0 and with_stays > 0
     assert broken == dict.fromkeys(FOLLOW_UP_CHECKS, 0)
     follow_up_total, followed_customers, types, profiles, open_tasks = follow_ups
     assert follow_up_total >= 400  # 2,000,000 × 0.0002, more only if there are more customers to cover
